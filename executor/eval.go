@@ -1,0 +1,377 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/compute/exec"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
+
+	"github.com/lakeflight/lakeflight/expr"
+)
+
+// ErrUnboundParam means a plan still holds a parameter placeholder when it
+// is executed.
+var ErrUnboundParam = errors.New("parameter has no value")
+
+// WithAllocator returns a context whose expression evaluation and compute
+// kernels allocate from mem.
+func WithAllocator(ctx context.Context, mem memory.Allocator) context.Context {
+	return exec.WithAllocator(ctx, mem)
+}
+
+func allocator(ctx context.Context) memory.Allocator { return exec.GetAllocator(ctx) }
+
+// Eval evaluates e over batch and returns an array of batch.NumRows()
+// values, owned by the caller.
+func Eval(ctx context.Context, e expr.Expr, batch arrow.RecordBatch) (arrow.Array, error) {
+	d, err := evalDatum(ctx, e, batch)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Release()
+	return materialize(ctx, d, int(batch.NumRows()))
+}
+
+func materialize(ctx context.Context, d compute.Datum, n int) (arrow.Array, error) {
+	switch v := d.(type) {
+	case *compute.ArrayDatum:
+		return v.MakeArray(), nil
+	case *compute.ScalarDatum:
+		return scalar.MakeArrayFromScalar(v.Value, n, allocator(ctx))
+	}
+	return nil, fmt.Errorf("unexpected datum %s", d.Kind())
+}
+
+// evalDatum evaluates e, leaving constants as scalars. The result is owned
+// by the caller.
+func evalDatum(ctx context.Context, e expr.Expr, batch arrow.RecordBatch) (compute.Datum, error) {
+	switch x := e.(type) {
+	case *expr.Column:
+		a, err := columnArray(ctx, batch.Column(x.Index), x.Path)
+		if err != nil {
+			return nil, err
+		}
+		defer a.Release()
+		return compute.NewDatum(a), nil
+	case *expr.Literal:
+		return compute.NewDatum(x.Value), nil
+	case *expr.Param:
+		return nil, fmt.Errorf("%w: %s", ErrUnboundParam, x)
+	case *expr.Compare:
+		return call2(ctx, x.Op.Kernel(), x.L, x.R, batch)
+	case *expr.And:
+		return fold(ctx, "and_kleene", x.Args, batch)
+	case *expr.Or:
+		return fold(ctx, "or_kleene", x.Args, batch)
+	case *expr.Not:
+		in, err := evalDatum(ctx, x.X, batch)
+		if err != nil {
+			return nil, err
+		}
+		defer in.Release()
+		return compute.CallFunction(ctx, "invert", nil, in)
+	case *expr.IsNull:
+		in, err := evalDatum(ctx, x.X, batch)
+		if err != nil {
+			return nil, err
+		}
+		defer in.Release()
+		fn := "is_null"
+		if x.Negate {
+			fn = "is_valid"
+		}
+		return compute.CallFunction(ctx, fn, nil, in)
+	case *expr.Cast:
+		in, err := evalDatum(ctx, x.X, batch)
+		if err != nil {
+			return nil, err
+		}
+		defer in.Release()
+		if s, ok := in.(*compute.ScalarDatum); ok {
+			v, err := s.Value.CastTo(x.To)
+			if err != nil {
+				return nil, fmt.Errorf("cast %s to %s: %w", s.Value, x.To, err)
+			}
+			return compute.NewDatum(v), nil
+		}
+		return compute.CastDatum(ctx, in, compute.SafeCastOptions(x.To))
+	case *expr.In:
+		return evalIn(ctx, x, batch)
+	case *expr.Like:
+		return evalLike(ctx, x, batch)
+	}
+	return nil, fmt.Errorf("cannot evaluate %T", e)
+}
+
+func call2(ctx context.Context, fn string, l, r expr.Expr, batch arrow.RecordBatch) (compute.Datum, error) {
+	ld, err := evalDatum(ctx, l, batch)
+	if err != nil {
+		return nil, err
+	}
+	defer ld.Release()
+	rd, err := evalDatum(ctx, r, batch)
+	if err != nil {
+		return nil, err
+	}
+	defer rd.Release()
+	return compute.CallFunction(ctx, fn, nil, ld, rd)
+}
+
+func fold(ctx context.Context, fn string, args []expr.Expr, batch arrow.RecordBatch) (compute.Datum, error) {
+	acc, err := evalDatum(ctx, args[0], batch)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range args[1:] {
+		d, err := evalDatum(ctx, a, batch)
+		if err != nil {
+			acc.Release()
+			return nil, err
+		}
+		next, err := compute.CallFunction(ctx, fn, nil, acc, d)
+		acc.Release()
+		d.Release()
+		if err != nil {
+			return nil, err
+		}
+		acc = next
+	}
+	return acc, nil
+}
+
+// columnArray returns a new reference to col, or to the struct field that
+// path selects in it with the struct's nulls applied.
+func columnArray(ctx context.Context, col arrow.Array, path []int) (arrow.Array, error) {
+	col.Retain()
+	cur := col
+	for _, idx := range path {
+		st, ok := cur.(*array.Struct)
+		if !ok {
+			cur.Release()
+			return nil, fmt.Errorf("field access on non-struct %s", cur.DataType())
+		}
+		child := st.Field(idx)
+		next := withParentNulls(ctx, child, st)
+		cur.Release()
+		cur = next
+	}
+	return cur, nil
+}
+
+// withParentNulls returns child with every row that is null in parent made
+// null too. The result is a new reference.
+func withParentNulls(ctx context.Context, child arrow.Array, parent arrow.Array) arrow.Array {
+	if parent.NullN() == 0 {
+		child.Retain()
+		return child
+	}
+	d := child.Data()
+	n := d.Len()
+	off := d.Offset()
+	buf := memory.NewResizableBuffer(allocator(ctx))
+	buf.Resize(int(bitutil.BytesForBits(int64(off + n))))
+	bits := buf.Bytes()
+	for i := range bits {
+		bits[i] = 0
+	}
+	nulls := 0
+	for i := 0; i < n; i++ {
+		if parent.IsValid(i) && child.IsValid(i) {
+			bitutil.SetBit(bits, off+i)
+		} else {
+			nulls++
+		}
+	}
+	bufs := append([]*memory.Buffer{buf}, d.Buffers()[1:]...)
+	nd := array.NewData(d.DataType(), n, bufs, d.Children(), nulls, off)
+	buf.Release()
+	defer nd.Release()
+	return array.MakeFromData(nd)
+}
+
+func evalIn(ctx context.Context, x *expr.In, batch arrow.RecordBatch) (compute.Datum, error) {
+	in, err := evalDatum(ctx, x.X, batch)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Release()
+	parts := make([]arrow.Array, 0, len(x.List))
+	defer func() {
+		for _, p := range parts {
+			p.Release()
+		}
+	}()
+	for _, item := range x.List {
+		lit, ok := item.(*expr.Literal)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s", ErrUnboundParam, item)
+		}
+		a, err := scalar.MakeArrayFromScalar(lit.Value, 1, allocator(ctx))
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, a)
+	}
+	set, err := array.Concatenate(parts, allocator(ctx))
+	if err != nil {
+		return nil, err
+	}
+	defer set.Release()
+	setD := compute.NewDatum(set)
+	defer setD.Release()
+	out, err := compute.IsIn(ctx, compute.SetOptions{ValueSet: setD, NullBehavior: compute.NullMatchingInconclusive}, in)
+	if err != nil {
+		return nil, err
+	}
+	if !x.Negate {
+		return out, nil
+	}
+	defer out.Release()
+	return compute.CallFunction(ctx, "invert", nil, out)
+}
+
+func evalLike(ctx context.Context, x *expr.Like, batch arrow.RecordBatch) (compute.Datum, error) {
+	pat, ok := x.Pattern.(*expr.Literal)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnboundParam, x.Pattern)
+	}
+	in, err := evalDatum(ctx, x.X, batch)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Release()
+	arrD, err := materialize(ctx, in, int(batch.NumRows()))
+	if err != nil {
+		return nil, err
+	}
+	defer arrD.Release()
+	strs, ok := arrD.(*array.String)
+	if !ok {
+		return nil, fmt.Errorf("LIKE needs a string operand, got %s", arrD.DataType())
+	}
+	bld := array.NewBooleanBuilder(allocator(ctx))
+	defer bld.Release()
+	if !pat.Value.IsValid() {
+		bld.AppendNulls(strs.Len())
+		out := bld.NewArray()
+		defer out.Release()
+		return compute.NewDatum(out), nil
+	}
+	m, err := NewLikeMatcher(pat.Value.(*scalar.String).String(), x.Fold)
+	if err != nil {
+		return nil, err
+	}
+	bld.Reserve(strs.Len())
+	for i := 0; i < strs.Len(); i++ {
+		if strs.IsNull(i) {
+			bld.UnsafeAppendBoolToBitmap(false)
+			continue
+		}
+		bld.UnsafeAppend(m.Match(strs.Value(i)) != x.Negate)
+	}
+	out := bld.NewArray()
+	defer out.Release()
+	return compute.NewDatum(out), nil
+}
+
+// LikeMatcher matches strings against one SQL LIKE pattern.
+type LikeMatcher struct {
+	kind   int // 0 exact, 1 prefix, 2 suffix, 3 contains, 4 regexp
+	lit    string
+	re     *regexp.Regexp
+	fold   bool
+}
+
+// NewLikeMatcher compiles a LIKE pattern: % matches any run of characters, _
+// one character, and a backslash makes the next character literal. fold
+// makes matching case-insensitive.
+func NewLikeMatcher(pattern string, fold bool) (*LikeMatcher, error) {
+	if fold {
+		pattern = strings.ToLower(pattern)
+	}
+	m := &LikeMatcher{fold: fold}
+	if !strings.ContainsAny(pattern, `_\`) {
+		inner := strings.Trim(pattern, "%")
+		if !strings.Contains(inner, "%") {
+			lead := strings.HasPrefix(pattern, "%")
+			trail := len(pattern) > len(inner) && strings.HasSuffix(pattern, "%") && (len(pattern) > 1 || !lead)
+			switch {
+			case pattern == "%" || pattern == "%%":
+				m.kind, m.lit = 1, ""
+				return m, nil
+			case !lead && !trail:
+				m.kind, m.lit = 0, inner
+				return m, nil
+			case !lead && trail:
+				m.kind, m.lit = 1, inner
+				return m, nil
+			case lead && !trail:
+				m.kind, m.lit = 2, inner
+				return m, nil
+			default:
+				m.kind, m.lit = 3, inner
+				return m, nil
+			}
+		}
+	}
+	var re strings.Builder
+	re.WriteString(`(?s)^`)
+	for i := 0; i < len(pattern); i++ {
+		c := pattern[i]
+		switch c {
+		case '%':
+			re.WriteString(`.*`)
+		case '_':
+			re.WriteString(`.`)
+		case '\\':
+			if i+1 < len(pattern) {
+				i++
+				re.WriteString(regexp.QuoteMeta(pattern[i : i+1]))
+			} else {
+				re.WriteString(`\\`)
+			}
+		default:
+			// Copy a whole UTF-8 sequence at once so _ counts characters.
+			j := i + 1
+			for j < len(pattern) && pattern[j]&0xC0 == 0x80 {
+				j++
+			}
+			re.WriteString(regexp.QuoteMeta(pattern[i:j]))
+			i = j - 1
+		}
+	}
+	re.WriteString(`$`)
+	r, err := regexp.Compile(re.String())
+	if err != nil {
+		return nil, fmt.Errorf("LIKE pattern %q: %w", pattern, err)
+	}
+	m.kind, m.re = 4, r
+	return m, nil
+}
+
+// Match reports whether s matches the pattern.
+func (m *LikeMatcher) Match(s string) bool {
+	if m.fold {
+		s = strings.ToLower(s)
+	}
+	switch m.kind {
+	case 0:
+		return s == m.lit
+	case 1:
+		return strings.HasPrefix(s, m.lit)
+	case 2:
+		return strings.HasSuffix(s, m.lit)
+	case 3:
+		return strings.Contains(s, m.lit)
+	}
+	return m.re.MatchString(s)
+}

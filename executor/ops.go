@@ -1,0 +1,236 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/lakeflight/lakeflight/expr"
+	"github.com/lakeflight/lakeflight/scan"
+)
+
+// Scan reads some tasks of a planned Iceberg scan.
+type Scan struct {
+	// Plan is the planned scan; Tasks the part of it this operator reads.
+	Plan  *scan.Plan
+	Tasks []table.FileScanTask
+	// Label names the table for EXPLAIN.
+	Label string
+
+	reader *scan.Reader
+	opened bool
+}
+
+var _ Operator = (*Scan)(nil)
+
+func (s *Scan) Schema() *arrow.Schema { return s.Plan.Schema() }
+func (s *Scan) Children() []Operator  { return nil }
+func (s *Scan) String() string {
+	return fmt.Sprintf("Scan %s [%s] tasks=%d", s.Label, s.Plan.Describe(), len(s.Tasks))
+}
+
+func (s *Scan) Open(ctx context.Context) error {
+	if s.opened {
+		return nil
+	}
+	s.opened = true
+	r, err := s.Plan.Open(ctx, s.Tasks)
+	if err != nil {
+		return err
+	}
+	s.reader = r
+	return nil
+}
+
+func (s *Scan) Next() (arrow.RecordBatch, error) {
+	if s.reader == nil {
+		return nil, io.EOF
+	}
+	return s.reader.Next()
+}
+
+func (s *Scan) Close() error {
+	if s.reader != nil {
+		s.reader.Close()
+	}
+	return nil
+}
+
+// Filter keeps the rows of its input for which Predicate is true.
+type Filter struct {
+	Input     Operator
+	Predicate expr.Expr
+
+	ctx context.Context
+}
+
+var _ Operator = (*Filter)(nil)
+
+func (f *Filter) Schema() *arrow.Schema { return f.Input.Schema() }
+func (f *Filter) Children() []Operator  { return []Operator{f.Input} }
+func (f *Filter) String() string        { return "Filter " + f.Predicate.String() }
+
+func (f *Filter) Open(ctx context.Context) error {
+	if f.ctx == nil {
+		f.ctx = ctx
+	}
+	return f.Input.Open(ctx)
+}
+
+func (f *Filter) Next() (arrow.RecordBatch, error) {
+	for {
+		in, err := f.Input.Next()
+		if err != nil {
+			return nil, err
+		}
+		out, err := f.apply(in)
+		in.Release()
+		if err != nil {
+			return nil, err
+		}
+		if out.NumRows() == 0 {
+			out.Release()
+			continue
+		}
+		return out, nil
+	}
+}
+
+func (f *Filter) apply(in arrow.RecordBatch) (arrow.RecordBatch, error) {
+	mask, err := Eval(f.ctx, f.Predicate, in)
+	if err != nil {
+		return nil, err
+	}
+	defer mask.Release()
+	if mask.NullN() == 0 {
+		if b := mask.(*array.Boolean); countTrue(b) == b.Len() {
+			in.Retain()
+			return in, nil
+		}
+	}
+	return compute.FilterRecordBatch(f.ctx, in, mask, compute.DefaultFilterOptions())
+}
+
+func countTrue(b *array.Boolean) int {
+	n := 0
+	for i := 0; i < b.Len(); i++ {
+		if b.Value(i) {
+			n++
+		}
+	}
+	return n
+}
+
+func (f *Filter) Close() error { return f.Input.Close() }
+
+// Project computes one output column per expression.
+type Project struct {
+	Input  Operator
+	Exprs  []expr.Expr
+	Output *arrow.Schema
+
+	ctx context.Context
+}
+
+var _ Operator = (*Project)(nil)
+
+func (p *Project) Schema() *arrow.Schema { return p.Output }
+func (p *Project) Children() []Operator  { return []Operator{p.Input} }
+func (p *Project) String() string {
+	parts := make([]string, len(p.Exprs))
+	for i, e := range p.Exprs {
+		parts[i] = e.String()
+		if n := p.Output.Field(i).Name; n != e.String() {
+			parts[i] += " AS " + n
+		}
+	}
+	return "Project " + strings.Join(parts, ", ")
+}
+
+func (p *Project) Open(ctx context.Context) error {
+	if p.ctx == nil {
+		p.ctx = ctx
+	}
+	return p.Input.Open(ctx)
+}
+
+func (p *Project) Next() (arrow.RecordBatch, error) {
+	in, err := p.Input.Next()
+	if err != nil {
+		return nil, err
+	}
+	defer in.Release()
+	cols := make([]arrow.Array, len(p.Exprs))
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for i, e := range p.Exprs {
+		if cols[i], err = Eval(p.ctx, e, in); err != nil {
+			return nil, err
+		}
+	}
+	return array.NewRecordBatch(p.Output, cols, in.NumRows()), nil
+}
+
+func (p *Project) Close() error { return p.Input.Close() }
+
+// Limit passes on at most N rows after skipping Offset rows.
+type Limit struct {
+	Input     Operator
+	N, Offset int64
+
+	seen int64
+	done bool
+}
+
+var _ Operator = (*Limit)(nil)
+
+func (l *Limit) Schema() *arrow.Schema { return l.Input.Schema() }
+func (l *Limit) Children() []Operator  { return []Operator{l.Input} }
+func (l *Limit) String() string {
+	if l.Offset > 0 {
+		return fmt.Sprintf("Limit %d offset %d", l.N, l.Offset)
+	}
+	return fmt.Sprintf("Limit %d", l.N)
+}
+
+func (l *Limit) Open(ctx context.Context) error { return l.Input.Open(ctx) }
+
+func (l *Limit) Next() (arrow.RecordBatch, error) {
+	for {
+		if l.done || l.seen >= l.Offset+l.N {
+			l.done = true
+			return nil, io.EOF
+		}
+		in, err := l.Input.Next()
+		if err != nil {
+			return nil, err
+		}
+		start, end := l.seen, l.seen+in.NumRows()
+		l.seen = end
+		lo := max(l.Offset-start, 0)
+		hi := min(l.Offset+l.N-start, in.NumRows())
+		if lo >= hi {
+			in.Release()
+			continue
+		}
+		if lo == 0 && hi == in.NumRows() {
+			return in, nil
+		}
+		out := in.NewSlice(lo, hi)
+		in.Release()
+		return out, nil
+	}
+}
+
+func (l *Limit) Close() error { return l.Input.Close() }

@@ -1,0 +1,907 @@
+package planner
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
+	pg "github.com/pganalyze/pg_query_go/v6"
+	pgparser "github.com/pganalyze/pg_query_go/v6/parser"
+
+	"github.com/lakeflight/lakeflight/executor"
+	"github.com/lakeflight/lakeflight/expr"
+)
+
+func asParserError(err error) (*pgparser.Error, bool) {
+	var pe *pgparser.Error
+	if errors.As(err, &pe) {
+		return pe, true
+	}
+	return nil, false
+}
+
+// binder resolves names and types expressions against one input schema.
+type binder struct {
+	schema     *arrow.Schema
+	qualifiers []string
+	params     []scalar.Scalar
+	paramTypes map[int]arrow.DataType
+	maxParam   int
+	used       map[string]bool // dotted field paths referenced
+	usedAll    bool
+}
+
+type selectItem struct {
+	name string
+	e    expr.Expr
+}
+
+func (b *binder) selectList(targets []*pg.Node) ([]selectItem, error) {
+	var items []selectItem
+	for _, t := range targets {
+		rt := t.GetResTarget()
+		if rt == nil {
+			return nil, unsupported("select item %s", stmtName(t))
+		}
+		val := rt.GetVal()
+		if cr := val.GetColumnRef(); cr != nil {
+			if star, ok := b.star(cr); ok {
+				if !star {
+					return nil, invalid("bad use of *")
+				}
+				b.usedAll = true
+				for i, f := range b.schema.Fields() {
+					items = append(items, selectItem{name: f.Name, e: &expr.Column{Index: i, Name: f.Name, Type: f.Type}})
+				}
+				continue
+			}
+		}
+		e, err := b.valueExpr(val)
+		if err != nil {
+			return nil, err
+		}
+		name := rt.GetName()
+		if name == "" {
+			name = defaultName(val, e)
+		}
+		items = append(items, selectItem{name: name, e: e})
+	}
+	return items, nil
+}
+
+// star reports whether a column ref is * or qualifier.*.
+func (b *binder) star(cr *pg.ColumnRef) (bool, bool) {
+	fs := cr.GetFields()
+	if len(fs) == 0 || fs[len(fs)-1].GetAStar() == nil {
+		return false, false
+	}
+	if len(fs) == 1 {
+		return true, true
+	}
+	if len(fs) == 2 && b.isQualifier(fs[0].GetString_().GetSval()) {
+		return true, true
+	}
+	return false, true
+}
+
+func defaultName(n *pg.Node, e expr.Expr) string {
+	switch {
+	case n.GetColumnRef() != nil:
+		fs := n.GetColumnRef().GetFields()
+		return fs[len(fs)-1].GetString_().GetSval()
+	case n.GetAIndirection() != nil:
+		ind := n.GetAIndirection().GetIndirection()
+		if s := ind[len(ind)-1].GetString_(); s != nil {
+			return s.GetSval()
+		}
+	case n.GetTypeCast() != nil:
+		return defaultName(n.GetTypeCast().GetArg(), e)
+	}
+	return "?column?"
+}
+
+func (b *binder) isQualifier(s string) bool {
+	for _, q := range b.qualifiers {
+		if strings.EqualFold(q, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// column resolves a dotted name: an optional table qualifier, a column and
+// struct fields below it.
+func (b *binder) column(names []string, loc int32) (*expr.Column, error) {
+	if len(names) > 1 && b.isQualifier(names[0]) {
+		if _, _, ok := findField(b.schema.Fields(), names[0]); !ok {
+			names = names[1:]
+		}
+	}
+	if len(names) > 2 && b.isQualifier(strings.Join(names[:2], ".")) {
+		names = names[2:]
+	}
+	fields := b.schema.Fields()
+	idx, f, ok := findField(fields, names[0])
+	if !ok {
+		return nil, b.noColumn(names[0], loc)
+	}
+	col := &expr.Column{Index: idx, Type: f.Type}
+	path := []string{f.Name}
+	for _, n := range names[1:] {
+		st, isStruct := f.Type.(*arrow.StructType)
+		if !isStruct {
+			return nil, invalid("%s is of type %s, not a struct: cannot select field %q", strings.Join(path, "."), f.Type, n)
+		}
+		i, cf, ok := findField(st.Fields(), n)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s.%s", ErrNoSuchColumn, strings.Join(path, "."), n)
+		}
+		col.Path = append(col.Path, i)
+		f = cf
+		path = append(path, cf.Name)
+	}
+	col.Type = f.Type
+	col.Name = strings.Join(path, ".")
+	b.used[col.Name] = true
+	return col, nil
+}
+
+func (b *binder) noColumn(name string, loc int32) error {
+	var names []string
+	for _, f := range b.schema.Fields() {
+		names = append(names, f.Name)
+	}
+	return fmt.Errorf("%w: %q at position %d (columns: %s)", ErrNoSuchColumn, name, loc+1, strings.Join(names, ", "))
+}
+
+func findField(fields []arrow.Field, name string) (int, arrow.Field, bool) {
+	for i, f := range fields {
+		if f.Name == name {
+			return i, f, true
+		}
+	}
+	found := -1
+	for i, f := range fields {
+		if strings.EqualFold(f.Name, name) {
+			if found >= 0 {
+				return 0, arrow.Field{}, false
+			}
+			found = i
+		}
+	}
+	if found < 0 {
+		return 0, arrow.Field{}, false
+	}
+	return found, fields[found], true
+}
+
+// neededFields lists the field paths a scan must read; nil means all.
+func (b *binder) neededFields(full *arrow.Schema) []string {
+	if b.usedAll {
+		return nil
+	}
+	var out []string
+	for p := range b.used {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	// Drop paths covered by a selected ancestor.
+	var kept []string
+	for _, p := range out {
+		covered := false
+		for _, q := range kept {
+			if strings.HasPrefix(p, q+".") {
+				covered = true
+			}
+		}
+		if !covered {
+			kept = append(kept, p)
+		}
+	}
+	if len(kept) == 0 && full.NumFields() > 0 {
+		// Nothing referenced (SELECT 1 FROM t): read the narrowest column to
+		// learn row counts.
+		return []string{full.Field(0).Name}
+	}
+	return kept
+}
+
+func (b *binder) valueExpr(n *pg.Node) (expr.Expr, error) {
+	switch {
+	case n.GetColumnRef() != nil:
+		cr := n.GetColumnRef()
+		var names []string
+		for _, f := range cr.GetFields() {
+			if f.GetAStar() != nil {
+				return nil, invalid("* is only allowed as a whole select item")
+			}
+			names = append(names, f.GetString_().GetSval())
+		}
+		return b.column(names, cr.GetLocation())
+	case n.GetAIndirection() != nil:
+		ind := n.GetAIndirection()
+		cr := ind.GetArg().GetColumnRef()
+		if cr == nil {
+			return nil, unsupported("field access on an expression")
+		}
+		var names []string
+		for _, f := range cr.GetFields() {
+			names = append(names, f.GetString_().GetSval())
+		}
+		for _, f := range ind.GetIndirection() {
+			s := f.GetString_()
+			if s == nil {
+				return nil, unsupported("subscripts ([...]) on nested values")
+			}
+			names = append(names, s.GetSval())
+		}
+		return b.column(names, cr.GetLocation())
+	case n.GetAConst() != nil:
+		return constLiteral(n.GetAConst())
+	case n.GetParamRef() != nil:
+		return b.param(int(n.GetParamRef().GetNumber()), nil)
+	case n.GetTypeCast() != nil:
+		tc := n.GetTypeCast()
+		to, err := sqlType(tc.GetTypeName())
+		if err != nil {
+			return nil, err
+		}
+		inner, err := b.valueExpr(tc.GetArg())
+		if err != nil {
+			return nil, err
+		}
+		return castTo(inner, to)
+	case n.GetBoolExpr() != nil, n.GetNullTest() != nil:
+		return b.boolExpr(n)
+	case n.GetAExpr() != nil:
+		return b.boolExpr(n)
+	case n.GetFuncCall() != nil:
+		fc := n.GetFuncCall()
+		var parts []string
+		for _, f := range fc.GetFuncname() {
+			parts = append(parts, f.GetString_().GetSval())
+		}
+		return nil, unsupported("function %s()", strings.Join(parts, "."))
+	case n.GetSubLink() != nil:
+		return nil, unsupported("subquery")
+	case n.GetCaseExpr() != nil:
+		return nil, unsupported("CASE")
+	case n.GetCoalesceExpr() != nil:
+		return nil, unsupported("COALESCE")
+	case n.GetSqlvalueFunction() != nil:
+		return nil, unsupported("SQL value function (CURRENT_DATE, CURRENT_TIMESTAMP, ...)")
+	}
+	return nil, unsupported("expression %s", stmtName(n))
+}
+
+func (b *binder) param(i int, want arrow.DataType) (expr.Expr, error) {
+	if i < 1 {
+		return nil, invalid("parameter $%d: parameters are numbered from 1", i)
+	}
+	if b.paramTypes == nil {
+		b.paramTypes = map[int]arrow.DataType{}
+	}
+	b.maxParam = max(b.maxParam, i)
+	if want != nil {
+		if _, ok := b.paramTypes[i]; !ok || b.paramTypes[i].ID() == arrow.NULL {
+			b.paramTypes[i] = want
+		}
+	} else if _, ok := b.paramTypes[i]; !ok {
+		b.paramTypes[i] = arrow.Null
+	}
+	if b.params == nil {
+		t := b.paramTypes[i]
+		return &expr.Param{Index: i, Type: t}, nil
+	}
+	if i > len(b.params) {
+		return nil, invalid("parameter $%d has no value (%d given)", i, len(b.params))
+	}
+	v := b.params[i-1]
+	if want != nil && !arrow.TypeEqual(v.DataType(), want) {
+		return coerceScalar(v, want, fmt.Sprintf("parameter $%d", i))
+	}
+	return &expr.Literal{Value: v}, nil
+}
+
+func (b *binder) paramTypeList() []arrow.DataType {
+	out := make([]arrow.DataType, b.maxParam)
+	for i := range out {
+		t := b.paramTypes[i+1]
+		if t == nil {
+			t = arrow.Null
+		}
+		out[i] = t
+	}
+	return out
+}
+
+func (b *binder) checkParams() error {
+	if b.params != nil && len(b.params) < b.maxParam {
+		return invalid("statement has %d parameters, %d values given", b.maxParam, len(b.params))
+	}
+	return nil
+}
+
+func (b *binder) boolExpr(n *pg.Node) (expr.Expr, error) {
+	e, err := b.predicate(n)
+	if err != nil {
+		return nil, err
+	}
+	if e.DataType().ID() != arrow.BOOL {
+		return nil, invalid("argument of WHERE/AND/OR/NOT must be boolean, not %s (%s)", e.DataType(), e)
+	}
+	return e, nil
+}
+
+func (b *binder) predicate(n *pg.Node) (expr.Expr, error) {
+	switch {
+	case n.GetBoolExpr() != nil:
+		be := n.GetBoolExpr()
+		var args []expr.Expr
+		for _, a := range be.GetArgs() {
+			e, err := b.boolExpr(a)
+			if err != nil {
+				return nil, err
+			}
+			args = append(args, e)
+		}
+		switch be.GetBoolop() {
+		case pg.BoolExprType_AND_EXPR:
+			return &expr.And{Args: args}, nil
+		case pg.BoolExprType_OR_EXPR:
+			return &expr.Or{Args: args}, nil
+		default:
+			return &expr.Not{X: args[0]}, nil
+		}
+	case n.GetNullTest() != nil:
+		nt := n.GetNullTest()
+		x, err := b.valueExpr(nt.GetArg())
+		if err != nil {
+			return nil, err
+		}
+		return &expr.IsNull{X: x, Negate: nt.GetNulltesttype() == pg.NullTestType_IS_NOT_NULL}, nil
+	case n.GetAExpr() != nil:
+		return b.aExpr(n.GetAExpr())
+	}
+	return b.valueExpr(n)
+}
+
+func opName(a *pg.A_Expr) string {
+	var parts []string
+	for _, n := range a.GetName() {
+		parts = append(parts, n.GetString_().GetSval())
+	}
+	return strings.Join(parts, ".")
+}
+
+func (b *binder) aExpr(a *pg.A_Expr) (expr.Expr, error) {
+	op := opName(a)
+	switch a.GetKind() {
+	case pg.A_Expr_Kind_AEXPR_OP:
+		cmp, ok := map[string]expr.CmpOp{"=": expr.Eq, "<>": expr.NotEq, "!=": expr.NotEq, "<": expr.Lt, "<=": expr.LtEq, ">": expr.Gt, ">=": expr.GtEq}[op]
+		if !ok {
+			return nil, unsupported("operator %s", op)
+		}
+		if a.GetLexpr() == nil {
+			return nil, unsupported("prefix operator %s", op)
+		}
+		return b.compare(cmp, a.GetLexpr(), a.GetRexpr())
+	case pg.A_Expr_Kind_AEXPR_IN:
+		x, err := b.valueExpr(a.GetLexpr())
+		if err != nil {
+			return nil, err
+		}
+		list := a.GetRexpr().GetList().GetItems()
+		in := &expr.In{X: x, Negate: op == "<>"}
+		for _, item := range list {
+			e, err := b.operand(item, x.DataType())
+			if err != nil {
+				return nil, err
+			}
+			e, err = b.unify(x, e)
+			if err != nil {
+				return nil, err
+			}
+			if _, ok := e.(*expr.Literal); !ok {
+				if _, ok := e.(*expr.Param); !ok {
+					return nil, unsupported("IN list item %s (only constants and parameters)", e)
+				}
+			}
+			in.List = append(in.List, e)
+		}
+		return in, nil
+	case pg.A_Expr_Kind_AEXPR_BETWEEN, pg.A_Expr_Kind_AEXPR_NOT_BETWEEN:
+		bounds := a.GetRexpr().GetList().GetItems()
+		if len(bounds) != 2 {
+			return nil, invalid("BETWEEN needs two bounds")
+		}
+		lo, err := b.compare(expr.GtEq, a.GetLexpr(), bounds[0])
+		if err != nil {
+			return nil, err
+		}
+		hi, err := b.compare(expr.LtEq, a.GetLexpr(), bounds[1])
+		if err != nil {
+			return nil, err
+		}
+		var e expr.Expr = &expr.And{Args: []expr.Expr{lo, hi}}
+		if a.GetKind() == pg.A_Expr_Kind_AEXPR_NOT_BETWEEN {
+			e = &expr.Not{X: e}
+		}
+		return e, nil
+	case pg.A_Expr_Kind_AEXPR_LIKE, pg.A_Expr_Kind_AEXPR_ILIKE:
+		x, err := b.valueExpr(a.GetLexpr())
+		if err != nil {
+			return nil, err
+		}
+		if x.DataType().ID() != arrow.STRING {
+			return nil, invalid("LIKE needs a string, %s is %s", x, x.DataType())
+		}
+		pat, err := b.operand(a.GetRexpr(), arrow.BinaryTypes.String)
+		if err != nil {
+			return nil, err
+		}
+		if pat.DataType().ID() != arrow.STRING {
+			return nil, invalid("LIKE pattern must be a string, got %s", pat.DataType())
+		}
+		if _, ok := pat.(*expr.Column); ok {
+			return nil, unsupported("LIKE with a non-constant pattern")
+		}
+		return &expr.Like{X: x, Pattern: pat, Negate: strings.HasPrefix(op, "!"), Fold: a.GetKind() == pg.A_Expr_Kind_AEXPR_ILIKE}, nil
+	case pg.A_Expr_Kind_AEXPR_DISTINCT, pg.A_Expr_Kind_AEXPR_NOT_DISTINCT:
+		return nil, unsupported("IS [NOT] DISTINCT FROM")
+	case pg.A_Expr_Kind_AEXPR_SIMILAR:
+		return nil, unsupported("SIMILAR TO")
+	case pg.A_Expr_Kind_AEXPR_OP_ANY, pg.A_Expr_Kind_AEXPR_OP_ALL:
+		return nil, unsupported("ANY/ALL")
+	}
+	return nil, unsupported("operator %s", op)
+}
+
+// operand binds n, typing parameters as want.
+func (b *binder) operand(n *pg.Node, want arrow.DataType) (expr.Expr, error) {
+	if pr := n.GetParamRef(); pr != nil {
+		return b.param(int(pr.GetNumber()), want)
+	}
+	return b.valueExpr(n)
+}
+
+func (b *binder) compare(op expr.CmpOp, ln, rn *pg.Node) (expr.Expr, error) {
+	var l, r expr.Expr
+	var err error
+	// Bind the side that is not a parameter first so the parameter can take
+	// its type.
+	if ln.GetParamRef() != nil && rn.GetParamRef() == nil {
+		if r, err = b.valueExpr(rn); err != nil {
+			return nil, err
+		}
+		if l, err = b.operand(ln, r.DataType()); err != nil {
+			return nil, err
+		}
+	} else {
+		if l, err = b.valueExpr(ln); err != nil {
+			return nil, err
+		}
+		if r, err = b.operand(rn, l.DataType()); err != nil {
+			return nil, err
+		}
+	}
+	l, r, err = b.unifyPair(l, r)
+	if err != nil {
+		return nil, fmt.Errorf("%w (in %s %s %s)", err, l, op, r)
+	}
+	return &expr.Compare{Op: op, L: l, R: r}, nil
+}
+
+// unify converts e to x's type, for IN lists.
+func (b *binder) unify(x, e expr.Expr) (expr.Expr, error) {
+	_, r, err := b.unifyPair(x, e)
+	return r, err
+}
+
+// unifyPair gives two operands one type: a constant takes the other side's
+// type; two columns of different numeric types meet at the wider one.
+func (b *binder) unifyPair(l, r expr.Expr) (expr.Expr, expr.Expr, error) {
+	lt, rt := l.DataType(), r.DataType()
+	if arrow.TypeEqual(lt, rt) {
+		return l, r, nil
+	}
+	if p, ok := r.(*expr.Param); ok {
+		return l, &expr.Param{Index: p.Index, Type: lt}, nil
+	}
+	if p, ok := l.(*expr.Param); ok {
+		return &expr.Param{Index: p.Index, Type: rt}, r, nil
+	}
+	ll, lConst := l.(*expr.Literal)
+	rl, rConst := r.(*expr.Literal)
+	switch {
+	case rConst && !lConst:
+		if isInteger(lt) && isFloat(rt) {
+			return numericWiden(l, r)
+		}
+		v, err := coerceScalar(rl.Value, lt, "constant "+r.String())
+		return l, v, err
+	case lConst && !rConst:
+		if isInteger(rt) && isFloat(lt) {
+			return numericWiden(l, r)
+		}
+		v, err := coerceScalar(ll.Value, rt, "constant "+l.String())
+		return v, r, err
+	}
+	return numericWiden(l, r)
+}
+
+func numericWiden(l, r expr.Expr) (expr.Expr, expr.Expr, error) {
+	lt, rt := l.DataType(), r.DataType()
+	var to arrow.DataType
+	switch {
+	case isNumeric(lt) && isNumeric(rt) && (isFloat(lt) || isFloat(rt)):
+		to = arrow.PrimitiveTypes.Float64
+	case isInteger(lt) && isInteger(rt):
+		to = arrow.PrimitiveTypes.Int64
+	case isTemporal(lt) && isTemporal(rt):
+		to = &arrow.TimestampType{Unit: arrow.Microsecond}
+		if ts, ok := lt.(*arrow.TimestampType); ok {
+			to = ts
+		} else if ts, ok := rt.(*arrow.TimestampType); ok {
+			to = ts
+		}
+	default:
+		return l, r, invalid("cannot compare %s with %s", lt, rt)
+	}
+	var err error
+	if l, err = castTo(l, to); err != nil {
+		return nil, nil, err
+	}
+	if r, err = castTo(r, to); err != nil {
+		return nil, nil, err
+	}
+	return l, r, nil
+}
+
+func castTo(e expr.Expr, to arrow.DataType) (expr.Expr, error) {
+	if arrow.TypeEqual(e.DataType(), to) {
+		return e, nil
+	}
+	if lit, ok := e.(*expr.Literal); ok {
+		return coerceScalar(lit.Value, to, "constant "+lit.String())
+	}
+	if p, ok := e.(*expr.Param); ok && p.Type.ID() == arrow.NULL {
+		return &expr.Param{Index: p.Index, Type: to}, nil
+	}
+	return &expr.Cast{X: e, To: to}, nil
+}
+
+func isInteger(t arrow.DataType) bool {
+	switch t.ID() {
+	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64:
+		return true
+	}
+	return false
+}
+func isFloat(t arrow.DataType) bool { return t.ID() == arrow.FLOAT32 || t.ID() == arrow.FLOAT64 }
+func isNumeric(t arrow.DataType) bool {
+	return isInteger(t) || isFloat(t) || t.ID() == arrow.DECIMAL128
+}
+func isTemporal(t arrow.DataType) bool { return t.ID() == arrow.DATE32 || t.ID() == arrow.TIMESTAMP }
+
+// coerceScalar converts a constant to type to, for comparison with a column
+// of that type. Strings are parsed; numbers are converted when the value
+// fits.
+func coerceScalar(v scalar.Scalar, to arrow.DataType, what string) (*expr.Literal, error) {
+	if arrow.TypeEqual(v.DataType(), to) {
+		return &expr.Literal{Value: v}, nil
+	}
+	if !v.IsValid() {
+		return &expr.Literal{Value: scalar.MakeNullScalar(to)}, nil
+	}
+	if s, ok := v.(*scalar.String); ok {
+		out, err := parseAs(s.String(), to)
+		if err != nil {
+			return nil, invalid("%s cannot be read as %s: %v", what, to, err)
+		}
+		return &expr.Literal{Value: out}, nil
+	}
+	if isInteger(v.DataType()) && isInteger(to) {
+		n := toInt64(v)
+		bits := to.(arrow.FixedWidthDataType).BitWidth()
+		if bits < 64 && (n > int64(1)<<(bits-1)-1 || n < -(int64(1)<<(bits-1))) {
+			// Out of the column's range: compare in 64 bits instead.
+			return nil, invalid("%s is out of range for %s", what, to)
+		}
+	}
+	out, err := v.CastTo(to)
+	if err != nil {
+		return nil, invalid("%s cannot be converted to %s: %v", what, to, err)
+	}
+	return &expr.Literal{Value: out}, nil
+}
+
+func toInt64(v scalar.Scalar) int64 {
+	switch x := v.(type) {
+	case *scalar.Int8:
+		return int64(x.Value)
+	case *scalar.Int16:
+		return int64(x.Value)
+	case *scalar.Int32:
+		return int64(x.Value)
+	case *scalar.Int64:
+		return x.Value
+	}
+	return 0
+}
+
+var timeLayouts = []string{
+	"2006-01-02 15:04:05.999999999Z07:00",
+	"2006-01-02T15:04:05.999999999Z07:00",
+	"2006-01-02 15:04:05.999999999Z07",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04",
+	"2006-01-02",
+}
+
+func parseTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a date/time (want YYYY-MM-DD[ HH:MM:SS[.ffffff][+HH:MM]])", s)
+}
+
+func parseAs(s string, to arrow.DataType) (scalar.Scalar, error) {
+	switch dt := to.(type) {
+	case *arrow.Date32Type:
+		t, err := parseTime(s)
+		if err != nil {
+			return nil, err
+		}
+		return scalar.NewDate32Scalar(arrow.Date32FromTime(t)), nil
+	case *arrow.TimestampType:
+		t, err := parseTime(s)
+		if err != nil {
+			return nil, err
+		}
+		ts, err := arrow.TimestampFromTime(t, dt.Unit)
+		if err != nil {
+			return nil, err
+		}
+		return scalar.NewTimestampScalar(ts, dt), nil
+	case *arrow.Time64Type:
+		t, err := time.Parse("15:04:05.999999999", strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a time of day", s)
+		}
+		d := time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute + time.Duration(t.Second())*time.Second + time.Duration(t.Nanosecond())
+		if dt.Unit == arrow.Microsecond {
+			return scalar.NewTime64Scalar(arrow.Time64(d.Microseconds()), dt), nil
+		}
+		return scalar.NewTime64Scalar(arrow.Time64(d.Nanoseconds()), dt), nil
+	case *arrow.Decimal128Type:
+		n, err := decimal128.FromString(strings.TrimSpace(s), dt.Precision, dt.Scale)
+		if err != nil {
+			return nil, err
+		}
+		return scalar.NewDecimal128Scalar(n, dt), nil
+	case *arrow.BooleanType:
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "t", "true", "yes", "on", "1":
+			return scalar.NewBooleanScalar(true), nil
+		case "f", "false", "no", "off", "0":
+			return scalar.NewBooleanScalar(false), nil
+		}
+		return nil, fmt.Errorf("%q is not a boolean", s)
+	case *arrow.FixedSizeBinaryType:
+		if dt.ByteWidth == 16 {
+			if u, ok := parseUUID(s); ok {
+				return scalar.NewFixedSizeBinaryScalar(memoryBuffer(u[:]), dt), nil
+			}
+		}
+	}
+	return scalar.ParseScalar(to, strings.TrimSpace(s))
+}
+
+func parseUUID(s string) ([16]byte, bool) {
+	var out [16]byte
+	h := strings.ReplaceAll(strings.TrimSpace(s), "-", "")
+	if len(h) != 32 {
+		return out, false
+	}
+	for i := 0; i < 16; i++ {
+		v, err := strconv.ParseUint(h[2*i:2*i+2], 16, 8)
+		if err != nil {
+			return out, false
+		}
+		out[i] = byte(v)
+	}
+	return out, true
+}
+
+func constLiteral(c *pg.A_Const) (expr.Expr, error) {
+	if c.GetIsnull() {
+		return &expr.Literal{Value: scalar.MakeNullScalar(arrow.Null)}, nil
+	}
+	switch v := c.GetVal().(type) {
+	case *pg.A_Const_Ival:
+		return &expr.Literal{Value: scalar.NewInt64Scalar(int64(v.Ival.GetIval()))}, nil
+	case *pg.A_Const_Fval:
+		s := v.Fval.GetFval()
+		if !strings.ContainsAny(s, ".eE") {
+			if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+				return &expr.Literal{Value: scalar.NewInt64Scalar(n)}, nil
+			}
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsInf(f, 0) {
+			return nil, invalid("numeric constant %s is out of range", s)
+		}
+		return &expr.Literal{Value: scalar.NewFloat64Scalar(f)}, nil
+	case *pg.A_Const_Boolval:
+		return &expr.Literal{Value: scalar.NewBooleanScalar(v.Boolval.GetBoolval())}, nil
+	case *pg.A_Const_Sval:
+		return &expr.Literal{Value: scalar.NewStringScalar(v.Sval.GetSval())}, nil
+	case *pg.A_Const_Bsval:
+		return nil, unsupported("bit string constants")
+	}
+	return nil, unsupported("constant %v", c)
+}
+
+// sqlType maps a SQL type name to an Arrow type.
+func sqlType(tn *pg.TypeName) (arrow.DataType, error) {
+	var parts []string
+	for _, n := range tn.GetNames() {
+		parts = append(parts, n.GetString_().GetSval())
+	}
+	if len(tn.GetArrayBounds()) > 0 {
+		return nil, unsupported("array types")
+	}
+	name := strings.ToLower(parts[len(parts)-1])
+	var mods []int
+	for _, m := range tn.GetTypmods() {
+		if c := m.GetAConst(); c != nil {
+			mods = append(mods, int(c.GetIval().GetIval()))
+		}
+	}
+	switch name {
+	case "bool", "boolean":
+		return arrow.FixedWidthTypes.Boolean, nil
+	case "int2", "smallint":
+		return arrow.PrimitiveTypes.Int16, nil
+	case "int4", "int", "integer":
+		return arrow.PrimitiveTypes.Int32, nil
+	case "int8", "bigint":
+		return arrow.PrimitiveTypes.Int64, nil
+	case "float4", "real":
+		return arrow.PrimitiveTypes.Float32, nil
+	case "float8", "double", "float":
+		return arrow.PrimitiveTypes.Float64, nil
+	case "numeric", "decimal":
+		p, s := int32(38), int32(0)
+		if len(mods) > 0 {
+			p = int32(mods[0])
+		}
+		if len(mods) > 1 {
+			s = int32(mods[1])
+		}
+		if p < 1 || p > 38 || s < 0 || s > p {
+			return nil, invalid("decimal(%d,%d): precision must be 1..38 and scale 0..precision", p, s)
+		}
+		return &arrow.Decimal128Type{Precision: p, Scale: s}, nil
+	case "text", "varchar", "char", "bpchar", "string":
+		return arrow.BinaryTypes.String, nil
+	case "bytea", "binary", "varbinary":
+		return arrow.BinaryTypes.Binary, nil
+	case "date":
+		return arrow.FixedWidthTypes.Date32, nil
+	case "timestamp":
+		return &arrow.TimestampType{Unit: arrow.Microsecond}, nil
+	case "timestamptz":
+		return &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, nil
+	case "time":
+		return arrow.FixedWidthTypes.Time64us, nil
+	case "uuid":
+		return &arrow.FixedSizeBinaryType{ByteWidth: 16}, nil
+	}
+	return nil, unsupported("type %s", strings.Join(parts, "."))
+}
+
+func (b *binder) limits(sel *pg.SelectStmt) (limit, offset int64, err error) {
+	limit, offset = -1, 0
+	if n := sel.GetLimitCount(); n != nil {
+		if c := n.GetAConst(); c != nil && c.GetIsnull() {
+			// LIMIT NULL / LIMIT ALL: no limit.
+		} else if limit, err = b.intConst(n, "LIMIT"); err != nil {
+			return
+		}
+	}
+	if n := sel.GetLimitOffset(); n != nil {
+		if offset, err = b.intConst(n, "OFFSET"); err != nil {
+			return
+		}
+	}
+	return
+}
+
+func (b *binder) intConst(n *pg.Node, what string) (int64, error) {
+	e, err := b.operand(n, arrow.PrimitiveTypes.Int64)
+	if err != nil {
+		return 0, err
+	}
+	switch v := e.(type) {
+	case *expr.Literal:
+		if !v.Value.IsValid() {
+			return -1, nil
+		}
+		if isInteger(v.DataType()) {
+			if x := toInt64(v.Value); x >= 0 {
+				return x, nil
+			}
+		}
+	case *expr.Param:
+		// Planned without values: any limit gives the same schema.
+		return 0, nil
+	}
+	return 0, invalid("%s must be a non-negative integer, got %s", what, e)
+}
+
+// planConstant plans a SELECT without FROM (SELECT 1, used by clients to
+// check a connection).
+func (b *binder) planConstant(sel *pg.SelectStmt, limit, offset int64) (*Query, error) {
+	if sel.GetWhereClause() != nil {
+		return nil, unsupported("WHERE without FROM")
+	}
+	b.schema = arrow.NewSchema(nil, nil)
+	b.used = map[string]bool{}
+	items, err := b.selectList(sel.GetTargetList())
+	if err != nil {
+		return nil, err
+	}
+	for i := range items {
+		if l, ok := items[i].e.(*expr.Literal); ok && l.DataType().ID() == arrow.NULL {
+			items[i].e = &expr.Literal{Value: scalar.MakeNullScalar(arrow.BinaryTypes.String)}
+		}
+	}
+	out := outputSchema(items)
+	exprs := make([]expr.Expr, len(items))
+	for i, it := range items {
+		exprs[i] = it.e
+	}
+	rows := int64(1)
+	if offset > 0 || limit == 0 {
+		rows = 0
+	}
+	root := func() executor.Operator {
+		var op executor.Operator = &executor.Values{Rows: rows, Output: arrow.NewSchema(nil, nil)}
+		return &executor.Project{Input: op, Exprs: exprs, Output: out}
+	}
+	if err := b.checkParams(); err != nil {
+		return nil, err
+	}
+	return &Query{Schema: out, ParamTypes: b.paramTypeList(), Parts: 1, Snapshots: map[string]int64{}, root: root}, nil
+}
+
+func explainQuery(q *Query) *Query {
+	text := q.Explain()
+	out := arrow.NewSchema([]arrow.Field{{Name: "plan", Type: arrow.BinaryTypes.String}}, nil)
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	return &Query{
+		Schema:     out,
+		ParamTypes: q.ParamTypes,
+		Parts:      1,
+		Snapshots:  q.Snapshots,
+		root: func() executor.Operator {
+			return &executor.Values{Output: out, Strings: lines}
+		},
+	}
+}
+
+func memoryBuffer(b []byte) *memory.Buffer { return memory.NewBufferBytes(append([]byte(nil), b...)) }

@@ -1,0 +1,413 @@
+// Package planner turns SQL text into physical plans: it parses with the
+// PostgreSQL grammar, resolves tables and columns against the catalog, types
+// expressions, pushes filters, projections and limits into Iceberg scans and
+// builds the executor's operator tree.
+package planner
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
+	"github.com/apache/iceberg-go/table"
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/lakeflight/lakeflight/catalog"
+	"github.com/lakeflight/lakeflight/executor"
+	"github.com/lakeflight/lakeflight/expr"
+	"github.com/lakeflight/lakeflight/pruning"
+	"github.com/lakeflight/lakeflight/scan"
+)
+
+// Options tune planning.
+type Options struct {
+	// MaxParts bounds how many independent parts (Flight endpoints) a plain
+	// scan is split into. Default 4; 1 disables splitting.
+	MaxParts int
+	// BatchSize is the Arrow batch size scans produce. Default 0: iceberg-go's
+	// default (currently 128Ki rows... or per row group).
+	BatchSize int
+	// ScanConcurrency is how many files one scan part decodes at once.
+	// Default 2.
+	ScanConcurrency int
+}
+
+// DefaultOptions returns the default planning options.
+func DefaultOptions() Options { return Options{MaxParts: 4, ScanConcurrency: 2} }
+
+// Planner plans queries against one catalog. It is safe for concurrent use.
+type Planner struct {
+	cat  *catalog.Catalog
+	opts Options
+}
+
+// New returns a planner over cat.
+func New(cat *catalog.Catalog, opts Options) *Planner {
+	if opts.MaxParts <= 0 {
+		opts.MaxParts = 1
+	}
+	return &Planner{cat: cat, opts: opts}
+}
+
+// Session carries the defaults a client set for name resolution.
+type Session struct {
+	// Catalog is the current catalog name; empty for the server's catalog.
+	Catalog string
+	// Schema is the current namespace (dotted); empty to search all.
+	Schema string
+}
+
+// Request is one statement to plan.
+type Request struct {
+	SQL     string
+	Session Session
+	// Params are the values of $1, $2, ...; nil plans with placeholders
+	// (enough for the result and parameter schemas, not for execution).
+	Params []scalar.Scalar
+	// Snapshots pins table snapshots (by Query.Snapshots keys) so that a plan
+	// made again for execution reads what the first plan read.
+	Snapshots map[string]int64
+}
+
+// Query is a planned statement.
+type Query struct {
+	// Schema is the result schema.
+	Schema *arrow.Schema
+	// ParamTypes are the expected types of $1, $2, ... (NULL type when
+	// nothing constrains one).
+	ParamTypes []arrow.DataType
+	// Parts is how many independent parts the query can be executed in.
+	Parts int
+	// Snapshots maps each scanned table to the snapshot it reads.
+	Snapshots map[string]int64
+	// Source names the single table a result comes from, for column metadata.
+	Source catalog.ColumnSource
+
+	build func(part, parts int) executor.Operator
+	root  func() executor.Operator
+}
+
+// Operator builds the operator tree that runs part of parts of the query.
+// Every call returns a new tree; the caller opens and closes it.
+func (q *Query) Operator(part, parts int) executor.Operator {
+	if parts <= 1 || q.build == nil {
+		return q.root()
+	}
+	return q.build(part, parts)
+}
+
+// Explain renders the plan of the whole query.
+func (q *Query) Explain() string { return executor.Explain(q.root()) }
+
+// Plan parses and plans one statement.
+func (p *Planner) Plan(ctx context.Context, req Request) (*Query, error) {
+	sqlText := numberParams(req.SQL)
+	tree, err := pg.Parse(sqlText)
+	if err != nil {
+		return nil, syntaxError(err)
+	}
+	stmts := tree.GetStmts()
+	if len(stmts) == 0 {
+		return nil, &SyntaxError{Msg: "empty statement"}
+	}
+	if len(stmts) > 1 {
+		return nil, unsupported("more than one statement in a request")
+	}
+	node := stmts[0].GetStmt()
+	if ex := node.GetExplainStmt(); ex != nil {
+		q, err := p.planSelectNode(ctx, ex.GetQuery(), req)
+		if err != nil {
+			return nil, err
+		}
+		return explainQuery(q), nil
+	}
+	return p.planSelectNode(ctx, node, req)
+}
+
+func (p *Planner) planSelectNode(ctx context.Context, node *pg.Node, req Request) (*Query, error) {
+	sel := node.GetSelectStmt()
+	if sel == nil {
+		return nil, unsupported("statement %s (lakeflight serves read-only SELECT queries)", stmtName(node))
+	}
+	b := &binder{params: req.Params}
+	return p.planSelect(ctx, sel, req, b)
+}
+
+func stmtName(n *pg.Node) string {
+	switch {
+	case n.GetInsertStmt() != nil:
+		return "INSERT"
+	case n.GetUpdateStmt() != nil:
+		return "UPDATE"
+	case n.GetDeleteStmt() != nil:
+		return "DELETE"
+	case n.GetCreateStmt() != nil, n.GetCreateTableAsStmt() != nil:
+		return "CREATE TABLE"
+	case n.GetDropStmt() != nil:
+		return "DROP"
+	case n.GetVariableSetStmt() != nil:
+		return "SET"
+	case n.GetVariableShowStmt() != nil:
+		return "SHOW"
+	case n.GetTransactionStmt() != nil:
+		return "transaction control"
+	}
+	s := fmt.Sprintf("%T", n.GetNode())
+	s = strings.TrimPrefix(s, "*pg_query.Node_")
+	return s
+}
+
+func syntaxError(err error) error {
+	msg := err.Error()
+	pos := 0
+	if e, ok := asParserError(err); ok {
+		msg, pos = e.Message, e.Cursorpos
+	}
+	return &SyntaxError{Msg: msg, Pos: pos}
+}
+
+func (p *Planner) planSelect(ctx context.Context, sel *pg.SelectStmt, req Request, b *binder) (*Query, error) {
+	switch {
+	case sel.GetOp() != pg.SetOperation_SETOP_NONE && sel.GetOp() != pg.SetOperation_SET_OPERATION_UNDEFINED:
+		return nil, unsupported("%s", strings.TrimPrefix(sel.GetOp().String(), "SETOP_"))
+	case sel.GetWithClause() != nil:
+		return nil, unsupported("WITH (common table expressions)")
+	case len(sel.GetValuesLists()) > 0:
+		return nil, unsupported("VALUES lists")
+	case len(sel.GetDistinctClause()) > 0:
+		return nil, unsupported("SELECT DISTINCT")
+	case len(sel.GetGroupClause()) > 0:
+		return nil, unsupported("GROUP BY")
+	case sel.GetHavingClause() != nil:
+		return nil, unsupported("HAVING")
+	case len(sel.GetWindowClause()) > 0:
+		return nil, unsupported("WINDOW")
+	case len(sel.GetSortClause()) > 0:
+		return nil, unsupported("ORDER BY")
+	case sel.GetIntoClause() != nil:
+		return nil, unsupported("SELECT INTO")
+	case len(sel.GetLockingClause()) > 0:
+		return nil, unsupported("FOR UPDATE/SHARE")
+	}
+	limit, offset, err := b.limits(sel)
+	if err != nil {
+		return nil, err
+	}
+	from := sel.GetFromClause()
+	if len(from) > 1 {
+		return nil, unsupported("JOIN (more than one table in FROM)")
+	}
+	if len(from) == 0 {
+		return b.planConstant(sel, limit, offset)
+	}
+	rv := from[0].GetRangeVar()
+	if rv == nil {
+		switch {
+		case from[0].GetJoinExpr() != nil:
+			return nil, unsupported("JOIN")
+		case from[0].GetRangeSubselect() != nil:
+			return nil, unsupported("subquery in FROM")
+		case from[0].GetRangeFunction() != nil:
+			return nil, unsupported("table function in FROM")
+		}
+		return nil, unsupported("FROM item %s", stmtName(from[0]))
+	}
+	tbl, ident, err := p.resolveTable(ctx, rv, req.Session)
+	if err != nil {
+		return nil, err
+	}
+	key := strings.Join(ident, ".")
+	full, err := catalog.ArrowSchema(tbl.Schema())
+	if err != nil {
+		return nil, err
+	}
+	alias := rv.GetRelname()
+	if a := rv.GetAlias(); a != nil && a.GetAliasname() != "" {
+		alias = a.GetAliasname()
+	}
+	b.qualifiers = []string{alias, rv.GetRelname(), key}
+
+	// First pass: resolve against the whole table to learn which columns
+	// are needed and to report unknown names.
+	b.schema = full
+	b.used = map[string]bool{}
+	b.usedAll = false
+	items, err := b.selectList(sel.GetTargetList())
+	if err != nil {
+		return nil, err
+	}
+	var where expr.Expr
+	if w := sel.GetWhereClause(); w != nil {
+		if where, err = b.boolExpr(w); err != nil {
+			return nil, err
+		}
+	}
+
+	fields := b.neededFields(full)
+	sreq := scan.Request{
+		Table:       tbl,
+		SnapshotID:  req.Snapshots[key],
+		Fields:      fields,
+		BatchSize:   p.opts.BatchSize,
+		Concurrency: p.opts.ScanConcurrency,
+	}
+	push := pruning.Translate(where)
+	sreq.Filter = push.Filter
+	if push.Residual == nil && limit >= 0 {
+		sreq.Limit = limit + max(offset, 0)
+	}
+	plan, err := scan.NewPlan(ctx, sreq)
+	if err != nil {
+		return nil, err
+	}
+
+	// Second pass: bind against the scan's (pruned) output schema.
+	b.schema = plan.Schema()
+	b.used = map[string]bool{}
+	b.paramTypes = nil
+	items, err = b.selectList(sel.GetTargetList())
+	if err != nil {
+		return nil, err
+	}
+	var residual expr.Expr
+	if where != nil {
+		w, err := b.boolExpr(sel.GetWhereClause())
+		if err != nil {
+			return nil, err
+		}
+		residual = pruning.Translate(w).Residual
+	}
+
+	out := outputSchema(items)
+	exprs := make([]expr.Expr, len(items))
+	for i, it := range items {
+		exprs[i] = it.e
+	}
+	label := key
+	build := func(part, parts int) executor.Operator {
+		var op executor.Operator = &executor.Scan{Plan: plan, Tasks: plan.Part(part, parts), Label: label}
+		if residual != nil {
+			op = &executor.Filter{Input: op, Predicate: residual}
+		}
+		if !identity(exprs, plan.Schema(), out) {
+			op = &executor.Project{Input: op, Exprs: exprs, Output: out}
+		}
+		if limit >= 0 || offset > 0 {
+			n := limit
+			if n < 0 {
+				n = 1<<63 - 1
+			}
+			op = &executor.Limit{Input: op, N: n, Offset: max(offset, 0)}
+		}
+		return op
+	}
+	parts := 1
+	if limit < 0 && offset <= 0 {
+		parts = max(1, min(p.opts.MaxParts, plan.NumTasks()))
+	}
+	q := &Query{
+		Schema:     out,
+		ParamTypes: b.paramTypeList(),
+		Parts:      parts,
+		Snapshots:  map[string]int64{key: plan.SnapshotID()},
+		Source:     catalog.ColumnSource{Catalog: p.cat.Name(), Schema: catalog.JoinNamespace(ident[:len(ident)-1]), Table: ident[len(ident)-1]},
+		build:      build,
+		root:       func() executor.Operator { return build(0, 1) },
+	}
+	if err := b.checkParams(); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// identity reports whether the projection passes the input through as is.
+func identity(exprs []expr.Expr, in, out *arrow.Schema) bool {
+	if len(exprs) != in.NumFields() {
+		return false
+	}
+	for i, e := range exprs {
+		c, ok := e.(*expr.Column)
+		if !ok || c.Index != i || len(c.Path) > 0 || out.Field(i).Name != in.Field(i).Name {
+			return false
+		}
+	}
+	return true
+}
+
+func outputSchema(items []selectItem) *arrow.Schema {
+	fields := make([]arrow.Field, len(items))
+	for i, it := range items {
+		fields[i] = arrow.Field{Name: it.name, Type: it.e.DataType(), Nullable: true}
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+// resolveTable finds the table a FROM item names.
+func (p *Planner) resolveTable(ctx context.Context, rv *pg.RangeVar, sess Session) (*table.Table, table.Identifier, error) {
+	if c := rv.GetCatalogname(); c != "" && !strings.EqualFold(c, p.cat.Name()) {
+		return nil, nil, fmt.Errorf("%w: catalog %q (this server serves catalog %q)", catalog.ErrNoSuchNamespace, c, p.cat.Name())
+	}
+	if sess.Catalog != "" && !strings.EqualFold(sess.Catalog, p.cat.Name()) && rv.GetCatalogname() == "" {
+		return nil, nil, fmt.Errorf("%w: catalog %q (this server serves catalog %q)", catalog.ErrNoSuchNamespace, sess.Catalog, p.cat.Name())
+	}
+	name := rv.GetRelname()
+	if ns := rv.GetSchemaname(); ns != "" {
+		return p.loadIn(ctx, catalog.SplitNamespace(ns), name)
+	}
+	if sess.Schema != "" {
+		return p.loadIn(ctx, catalog.SplitNamespace(sess.Schema), name)
+	}
+	nss, err := p.cat.Namespaces(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var found []table.Identifier
+	for _, ns := range nss {
+		ids, err := p.cat.Tables(ctx, ns)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, id := range ids {
+			if strings.EqualFold(id[len(id)-1], name) {
+				found = append(found, id)
+			}
+		}
+	}
+	switch len(found) {
+	case 0:
+		return nil, nil, fmt.Errorf("%w: %s (qualify it as namespace.table, or set a default schema)", catalog.ErrNoSuchTable, name)
+	case 1:
+		t, err := p.cat.LoadTable(ctx, found[0])
+		return t, found[0], err
+	}
+	names := make([]string, len(found))
+	for i, f := range found {
+		names[i] = strings.Join(f, ".")
+	}
+	return nil, nil, invalid("table name %q is ambiguous: %s", name, strings.Join(names, ", "))
+}
+
+func (p *Planner) loadIn(ctx context.Context, ns table.Identifier, name string) (*table.Table, table.Identifier, error) {
+	id := append(append(table.Identifier{}, ns...), name)
+	t, err := p.cat.LoadTable(ctx, id)
+	if err == nil {
+		return t, id, nil
+	}
+	// Unquoted names arrive lowercased; fall back to a case-insensitive match.
+	ids, lerr := p.cat.Tables(ctx, ns)
+	if lerr != nil {
+		return nil, nil, lerr
+	}
+	for _, cand := range ids {
+		if strings.EqualFold(cand[len(cand)-1], name) {
+			t, err := p.cat.LoadTable(ctx, cand)
+			return t, cand, err
+		}
+	}
+	if ok, nerr := p.cat.NamespaceExists(ctx, ns); nerr == nil && !ok {
+		return nil, nil, fmt.Errorf("%w: %s", catalog.ErrNoSuchNamespace, catalog.JoinNamespace(ns))
+	}
+	return nil, nil, err
+}

@@ -1,0 +1,277 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"slices"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/lakeflight/lakeflight/catalog"
+)
+
+// Request describes one scan of one table at one snapshot.
+type Request struct {
+	// Table is the loaded table. Required.
+	Table *table.Table
+	// SnapshotID pins the snapshot to read; 0 reads the table's current
+	// snapshot (and Plan records which one that was).
+	SnapshotID int64
+	// Fields are the column paths to read (top-level names, or dotted paths
+	// into structs for nested pruning). Nil reads every column.
+	Fields []string
+	// Filter is pushed into Iceberg planning and reading; nil for none.
+	Filter iceberg.BooleanExpression
+	// Limit stops reading after that many rows; 0 for no limit.
+	Limit int64
+	// BatchSize is the Arrow batch size in rows; 0 for iceberg-go's default.
+	BatchSize int
+	// Concurrency is the number of files decoded at once; 0 for 2.
+	Concurrency int
+}
+
+// Plan is a planned scan: the files to read and the schema of the batches.
+// A Plan is immutable once built and may be read by several goroutines, each
+// reading its own part.
+type Plan struct {
+	req        Request
+	scan       *table.Scan
+	tasks      []table.FileScanTask
+	schema     *arrow.Schema
+	snapshotID int64
+	// Stats about planning.
+	Stats Stats
+}
+
+// Stats are the figures of a planned scan, for EXPLAIN and metrics.
+type Stats struct {
+	DataFiles   int
+	DeleteFiles int
+	RecordCount int64
+	FileBytes   int64
+}
+
+// NewPlan plans req: it resolves the snapshot, prunes partitions and files
+// with the filter and lists the file scan tasks.
+func NewPlan(ctx context.Context, req Request) (*Plan, error) {
+	if req.Table == nil {
+		return nil, errors.New("scan: no table")
+	}
+	opts := []table.ScanOption{table.WithCaseSensitive(true)}
+	if req.Fields != nil {
+		opts = append(opts, table.WithSelectedFields(req.Fields...))
+	}
+	if req.Filter != nil {
+		opts = append(opts, table.WithRowFilter(req.Filter))
+	}
+	if req.SnapshotID != 0 {
+		opts = append(opts, table.WithSnapshotID(req.SnapshotID))
+	}
+	if req.Limit > 0 {
+		opts = append(opts, table.WithLimit(req.Limit))
+	}
+	if req.BatchSize > 0 {
+		opts = append(opts, table.WithArrowBatchSize(req.BatchSize))
+	}
+	conc := req.Concurrency
+	if conc <= 0 {
+		conc = 2
+	}
+	opts = append(opts, table.WithMaxConcurrency(conc))
+	sc := req.Table.Scan(opts...)
+	p := &Plan{req: req, scan: sc}
+	if snap := sc.Snapshot(); snap != nil {
+		p.snapshotID = snap.SnapshotID
+	} else if req.SnapshotID != 0 {
+		return nil, fmt.Errorf("%w: snapshot %d of table %s", ErrNoSuchSnapshot, req.SnapshotID, strings.Join(req.Table.Identifier(), "."))
+	}
+	proj, err := sc.Projection()
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", strings.Join(req.Table.Identifier(), "."), err)
+	}
+	p.schema, err = catalog.ArrowSchema(proj)
+	if err != nil {
+		return nil, err
+	}
+	if p.snapshotID != 0 {
+		p.tasks, err = sc.PlanFiles(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("plan files of %s: %w", strings.Join(req.Table.Identifier(), "."), err)
+		}
+	}
+	// A stable order makes partitioning across endpoints deterministic.
+	slices.SortFunc(p.tasks, func(a, b table.FileScanTask) int {
+		if c := strings.Compare(a.File.FilePath(), b.File.FilePath()); c != 0 {
+			return c
+		}
+		return int(a.Start - b.Start)
+	})
+	for _, t := range p.tasks {
+		p.Stats.DataFiles++
+		p.Stats.DeleteFiles += len(t.DeleteFiles) + len(t.EqualityDeleteFiles) + len(t.DeletionVectorFiles)
+		p.Stats.RecordCount += t.File.Count()
+		p.Stats.FileBytes += t.File.FileSizeBytes()
+	}
+	return p, nil
+}
+
+// ErrNoSuchSnapshot means a pinned snapshot is not in the table's metadata.
+var ErrNoSuchSnapshot = errors.New("snapshot not found")
+
+// Schema is the Arrow schema of the batches the plan yields.
+func (p *Plan) Schema() *arrow.Schema { return p.schema }
+
+// SnapshotID is the snapshot the plan reads; 0 for a table without snapshots.
+func (p *Plan) SnapshotID() int64 { return p.snapshotID }
+
+// NumTasks is the number of file scan tasks.
+func (p *Plan) NumTasks() int { return len(p.tasks) }
+
+// Part returns the tasks of part i of n (round robin over the sorted tasks).
+func (p *Plan) Part(i, n int) []table.FileScanTask {
+	if n <= 1 {
+		return p.tasks
+	}
+	var out []table.FileScanTask
+	for j := i; j < len(p.tasks); j += n {
+		out = append(out, p.tasks[j])
+	}
+	return out
+}
+
+// Open starts reading tasks. The caller must Close the reader.
+func (p *Plan) Open(ctx context.Context, tasks []table.FileScanTask) (*Reader, error) {
+	r := &Reader{schema: p.schema}
+	if len(tasks) == 0 {
+		return r, nil
+	}
+	_, seq, err := p.scan.ReadTasks(ctx, tasks)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", strings.Join(p.req.Table.Identifier(), "."), err)
+	}
+	r.next, r.stop = iter.Pull2(seq)
+	return r, nil
+}
+
+// Reader yields the batches of some tasks of a plan. It is not safe for
+// concurrent use.
+type Reader struct {
+	schema *arrow.Schema
+	next   func() (arrow.RecordBatch, error, bool)
+	stop   func()
+	// Rows and Batches count what the reader returned.
+	Rows, Batches int64
+}
+
+// Next returns the next batch, owned by the caller (who must Release it),
+// or io.EOF at the end of the stream.
+func (r *Reader) Next() (arrow.RecordBatch, error) {
+	for {
+		if r.next == nil {
+			return nil, io.EOF
+		}
+		rec, err, ok := r.next()
+		if !ok {
+			r.Close()
+			return nil, io.EOF
+		}
+		if err != nil {
+			if rec != nil {
+				rec.Release()
+			}
+			return nil, err
+		}
+		if rec.NumRows() == 0 {
+			rec.Release()
+			continue
+		}
+		out := normalize(rec, r.schema)
+		r.Rows += out.NumRows()
+		r.Batches++
+		return out, nil
+	}
+}
+
+// Close stops reading and releases what the reader holds. It is safe to call
+// more than once.
+func (r *Reader) Close() {
+	if r.stop != nil {
+		r.stop()
+		r.stop, r.next = nil, nil
+	}
+}
+
+// normalize rebuilds rec on schema: same columns with extension types
+// unwrapped. It takes ownership of rec.
+func normalize(rec arrow.RecordBatch, schema *arrow.Schema) arrow.RecordBatch {
+	if rec.Schema().Equal(schema) {
+		return rec
+	}
+	cols := make([]arrow.Array, rec.NumCols())
+	for i := range cols {
+		cols[i] = unwrap(rec.Column(i), schema.Field(i).Type)
+	}
+	out := array.NewRecordBatch(schema, cols, rec.NumRows())
+	for _, c := range cols {
+		c.Release()
+	}
+	rec.Release()
+	return out
+}
+
+// unwrap returns a new reference to a, viewed as type t (same layout with
+// extension types stripped).
+func unwrap(a arrow.Array, t arrow.DataType) arrow.Array {
+	if arrow.TypeEqual(a.DataType(), t) {
+		a.Retain()
+		return a
+	}
+	data := rebuildData(a.Data(), t)
+	defer data.Release()
+	return array.MakeFromData(data)
+}
+
+func rebuildData(d arrow.ArrayData, t arrow.DataType) arrow.ArrayData {
+	children := d.Children()
+	var childTypes []arrow.DataType
+	switch dt := t.(type) {
+	case *arrow.StructType:
+		for _, f := range dt.Fields() {
+			childTypes = append(childTypes, f.Type)
+		}
+	case *arrow.ListType:
+		childTypes = []arrow.DataType{dt.Elem()}
+	case *arrow.MapType:
+		childTypes = []arrow.DataType{dt.Elem()}
+	}
+	newChildren := make([]arrow.ArrayData, len(children))
+	for i, c := range children {
+		if i < len(childTypes) {
+			newChildren[i] = rebuildData(c, childTypes[i])
+		} else {
+			c.Retain()
+			newChildren[i] = c
+		}
+	}
+	out := array.NewData(t, d.Len(), d.Buffers(), newChildren, d.NullN(), d.Offset())
+	for _, c := range newChildren {
+		c.Release()
+	}
+	return out
+}
+
+// Describe renders the pushed filter and the files of a plan for EXPLAIN.
+func (p *Plan) Describe() string {
+	f := "none"
+	if p.req.Filter != nil {
+		f = p.req.Filter.String()
+	}
+	return fmt.Sprintf("snapshot=%d files=%d records=%d filter=%s", p.snapshotID, p.Stats.DataFiles, p.Stats.RecordCount, f)
+}
