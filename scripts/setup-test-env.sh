@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Set up everything the client interop suite (clients/) needs:
+#   1. $REPO/.venv with the pinned clients/python/requirements.txt
+#   2. clients/java: the JDBC checker (target/jdbc-check.jar + target/lib/)
+#   3. clients/node: node_modules from package-lock.json (npm ci)
+#
+# Idempotent and safe to rerun: each step records a stamp (a hash of its
+# inputs) and is skipped while the stamp matches and its outputs exist.
+# FORCE=1 redoes every step.
+#
+# Then run the suite from the repo root:
+#   .venv/bin/python -m pytest clients/python/tests -q
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$REPO/.venv"
+FORCE="${FORCE:-0}"
+
+log() { printf '[setup-test-env] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+hash_files() { cat "$@" | sha256sum | cut -d' ' -f1; }
+
+# stamp_ok FILE HASH: true when FILE holds HASH (and FORCE is not set).
+stamp_ok() { [[ "$FORCE" != 1 && -f "$1" && "$(cat "$1")" == "$2" ]]; }
+
+need() {
+  local tool="$1" pkg="$2"
+  if command -v "$tool" >/dev/null 2>&1; then return 0; fi
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    log "$tool not found: apt-get install $pkg"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null
+  fi
+  command -v "$tool" >/dev/null 2>&1 || die "$tool is required (package $pkg)"
+}
+
+# ------------------------------------------------------------------ python
+setup_python() {
+  local req="$REPO/clients/python/requirements.txt"
+  local py=""
+  for cand in python3.11 python3.12 python3.13 python3; do
+    if command -v "$cand" >/dev/null 2>&1 &&
+       "$cand" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)' 2>/dev/null; then
+      py="$cand"; break
+    fi
+  done
+  [[ -n "$py" ]] || die "python >= 3.10 is required"
+
+  local want; want="$(hash_files "$req")"
+  local stamp="$VENV/.lakeflight-requirements.sha256"
+  if [[ -x "$VENV/bin/python" ]] && stamp_ok "$stamp" "$want"; then
+    log "python: $VENV up to date"
+    return
+  fi
+  if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
+    log "python: creating $VENV with $py"
+    rm -rf "$VENV"
+    "$py" -m venv "$VENV"
+  fi
+  log "python: installing $req"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$req"
+  "$VENV/bin/python" -c 'import pyiceberg, pyarrow.flight, adbc_driver_flightsql.dbapi, duckdb, pytest' \
+    || die "python: installed packages do not import"
+  echo "$want" > "$stamp"
+}
+
+# ------------------------------------------------------------------ java
+setup_java() {
+  need java openjdk-17-jdk-headless
+  need mvn maven
+  local dir="$REPO/clients/java"
+  local want
+  want="$(cd "$dir" && hash_files pom.xml $(find src -type f | LC_ALL=C sort))"
+  local stamp="$dir/target/.lakeflight-build.sha256"
+  if [[ -f "$dir/target/jdbc-check.jar" ]] && compgen -G "$dir/target/lib/flight-sql-jdbc-driver-*.jar" >/dev/null &&
+     stamp_ok "$stamp" "$want"; then
+    log "java: $dir/target/jdbc-check.jar up to date"
+    return
+  fi
+  log "java: mvn package in $dir"
+  (cd "$dir" && mvn -q -B package)
+  [[ -f "$dir/target/jdbc-check.jar" ]] || die "java: target/jdbc-check.jar was not built"
+  echo "$want" > "$stamp"
+}
+
+# ------------------------------------------------------------------ node
+setup_node() {
+  need node nodejs
+  need npm npm
+  local dir="$REPO/clients/node"
+  local want; want="$(hash_files "$dir/package.json" "$dir/package-lock.json")"
+  local stamp="$dir/node_modules/.lakeflight-lock.sha256"
+  if [[ -d "$dir/node_modules/@firetiger-oss/flight-sql-client" ]] && stamp_ok "$stamp" "$want"; then
+    log "node: $dir/node_modules up to date"
+    return
+  fi
+  log "node: npm ci in $dir"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" > "$stamp"
+}
+
+start=$SECONDS
+setup_python
+setup_java
+setup_node
+log "done in $((SECONDS - start))s"
