@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// config is everything `lakeflight serve` can be told, from a YAML file
+// (--config) and from flags, which override the file.
+type config struct {
+	Listen                     string   `yaml:"listen"`
+	CatalogURI                 string   `yaml:"catalog_uri"`
+	CatalogName                string   `yaml:"catalog_name"`
+	Warehouse                  string   `yaml:"warehouse"`
+	Demo                       bool     `yaml:"demo"`
+	DemoEvents                 int64    `yaml:"demo_events"`
+	UsersFile                  string   `yaml:"users_file"`
+	Tokens                     []string `yaml:"tokens"`
+	TLSCert                    string   `yaml:"tls_cert"`
+	TLSKey                     string   `yaml:"tls_key"`
+	AllowUnauthenticatedRemote bool     `yaml:"allow_unauthenticated_remote"`
+	MetricsListen              string   `yaml:"metrics_listen"`
+	TicketKeyFile              string   `yaml:"ticket_key_file"`
+	MaxEndpoints               int      `yaml:"max_endpoints"`
+	LogLevel                   string   `yaml:"log_level"`
+	LogFormat                  string   `yaml:"log_format"`
+}
+
+func defaultConfig() config {
+	return config{
+		Listen:      "127.0.0.1:8815",
+		CatalogName: "default",
+		DemoEvents:  2_000_000,
+		MaxEndpoints: 4,
+		LogLevel:    "info",
+		LogFormat:   "text",
+	}
+}
+
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// parseServe reads the config file named by --config (if any) and then the
+// flags on top of it.
+func parseServe(args []string) (config, error) {
+	cfg := defaultConfig()
+	// Find --config first so the file sets the base the flags override.
+	for i, a := range args {
+		var path string
+		switch {
+		case a == "--config" || a == "-config":
+			if i+1 < len(args) {
+				path = args[i+1]
+			}
+		case strings.HasPrefix(a, "--config="), strings.HasPrefix(a, "-config="):
+			path = a[strings.Index(a, "=")+1:]
+		}
+		if path != "" {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return cfg, fmt.Errorf("read config: %w", err)
+			}
+			dec := yaml.NewDecoder(strings.NewReader(string(b)))
+			dec.KnownFields(true)
+			if err := dec.Decode(&cfg); err != nil {
+				return cfg, fmt.Errorf("config %s: %w", path, err)
+			}
+		}
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.String("config", "", "YAML config file with the same settings as the flags (flags override it)")
+	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "address to serve Flight SQL on (port 0 picks a free port)")
+	fs.StringVar(&cfg.CatalogURI, "catalog-uri", cfg.CatalogURI, "Iceberg catalog: sqlite:///path.db, postgresql://..., file:///dir or http(s):// (REST)")
+	fs.StringVar(&cfg.CatalogName, "catalog-name", cfg.CatalogName, "catalog name (the SQL catalog's catalog_name, and the Flight SQL catalog)")
+	fs.StringVar(&cfg.Warehouse, "warehouse", cfg.Warehouse, "warehouse location (with --demo: the folder to write or reuse the demo in)")
+	fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "serve the demo warehouse, writing it first if the folder has none")
+	fs.Int64Var(&cfg.DemoEvents, "demo-events", cfg.DemoEvents, "probe events in a newly written demo warehouse")
+	fs.StringVar(&cfg.UsersFile, "users-file", cfg.UsersFile, "file of user:password lines (password may be a bcrypt hash); enables authentication")
+	tokens := stringList(cfg.Tokens)
+	fs.Var(&tokens, "token", "static bearer token to accept (repeatable); enables authentication")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "TLS certificate (PEM); with --tls-key serves TLS")
+	fs.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "TLS private key (PEM)")
+	fs.BoolVar(&cfg.AllowUnauthenticatedRemote, "allow-unauthenticated-remote", cfg.AllowUnauthenticatedRemote, "allow serving a non-loopback address without authentication")
+	fs.StringVar(&cfg.MetricsListen, "metrics-listen", cfg.MetricsListen, "address for the Prometheus /metrics endpoint (empty: off)")
+	fs.StringVar(&cfg.TicketKeyFile, "ticket-key-file", cfg.TicketKeyFile, "file holding the key that signs tickets (share it between nodes); default a random key")
+	fs.IntVar(&cfg.MaxEndpoints, "max-endpoints", cfg.MaxEndpoints, "most endpoints a scan is split into for parallel readers")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	cfg.Tokens = tokens
+	return cfg, cfg.validate()
+}
+
+func (c *config) validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("--listen %q: %w", c.Listen, err)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if c.MaxEndpoints < 1 {
+		return fmt.Errorf("--max-endpoints must be at least 1, got %d", c.MaxEndpoints)
+	}
+	if c.DemoEvents < 1 {
+		return fmt.Errorf("--demo-events must be positive, got %d", c.DemoEvents)
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("--log-format must be text or json, got %q", c.LogFormat)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.Demo && c.CatalogURI != "" {
+		return errors.New("--demo serves its own catalog; drop --catalog-uri (or --demo)")
+	}
+	return nil
+}
+
+// readUsers reads user:password lines; blank lines and # comments are
+// skipped.
+func readUsers(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("users file: %w", err)
+	}
+	defer f.Close()
+	users := map[string]string{}
+	sc := bufio.NewScanner(f)
+	line := 0
+	for sc.Scan() {
+		line++
+		t := strings.TrimSpace(sc.Text())
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		u, p, ok := strings.Cut(t, ":")
+		if !ok || u == "" || p == "" {
+			return nil, fmt.Errorf("users file %s line %d: want user:password", path, line)
+		}
+		users[u] = p
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("users file %s: %w", path, err)
+	}
+	if len(users) == 0 {
+		return nil, fmt.Errorf("users file %s has no users", path)
+	}
+	return users, nil
+}
+
+// isLoopback reports whether a listen address only accepts local
+// connections.
+func isLoopback(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

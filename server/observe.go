@@ -1,0 +1,157 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
+)
+
+var tracer = otel.Tracer("github.com/lakeflight/lakeflight/server")
+
+// Metrics are the server's OpenTelemetry instruments.
+type Metrics struct {
+	rpcs      metric.Int64Counter
+	queries   metric.Int64Counter
+	rows      metric.Int64Counter
+	bytes     metric.Int64Counter
+	errors    metric.Int64Counter
+	authFails metric.Int64Counter
+	latency   metric.Float64Histogram
+}
+
+// NewMetrics creates the instruments on meter.
+func NewMetrics(meter metric.Meter) (*Metrics, error) {
+	m := &Metrics{}
+	var err error
+	if m.rpcs, err = meter.Int64Counter("lakeflight.rpcs", metric.WithDescription("Flight RPCs served")); err != nil {
+		return nil, err
+	}
+	if m.queries, err = meter.Int64Counter("lakeflight.queries", metric.WithDescription("query streams executed (one per endpoint read)")); err != nil {
+		return nil, err
+	}
+	if m.rows, err = meter.Int64Counter("lakeflight.rows", metric.WithDescription("rows streamed to clients")); err != nil {
+		return nil, err
+	}
+	if m.bytes, err = meter.Int64Counter("lakeflight.bytes", metric.WithUnit("By"), metric.WithDescription("Arrow buffer bytes streamed to clients")); err != nil {
+		return nil, err
+	}
+	if m.errors, err = meter.Int64Counter("lakeflight.errors", metric.WithDescription("RPCs that ended in an error, by gRPC code")); err != nil {
+		return nil, err
+	}
+	if m.authFails, err = meter.Int64Counter("lakeflight.auth.failures", metric.WithDescription("rejected credentials")); err != nil {
+		return nil, err
+	}
+	if m.latency, err = meter.Float64Histogram("lakeflight.rpc.duration", metric.WithUnit("s"), metric.WithDescription("RPC latency"),
+		metric.WithExplicitBucketBoundaries(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// NoopMetrics records nothing.
+func NoopMetrics() *Metrics {
+	m, _ := NewMetrics(noop.NewMeterProvider().Meter(""))
+	return m
+}
+
+// PrometheusMetrics creates metrics exported in the Prometheus text format by
+// the returned handler (serve it at /metrics).
+func PrometheusMetrics() (*Metrics, http.Handler, error) {
+	reg := prometheus.NewRegistry()
+	exp, err := otelprom.New(otelprom.WithRegisterer(reg))
+	if err != nil {
+		return nil, nil, err
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp))
+	m, err := NewMetrics(mp.Meter("lakeflight"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), nil
+}
+
+func (m *Metrics) authFailure(ctx context.Context) { m.authFails.Add(ctx, 1) }
+
+func (m *Metrics) streamed(ctx context.Context, rows, bytes int64) {
+	m.rows.Add(ctx, rows)
+	m.bytes.Add(ctx, bytes)
+}
+
+func shortMethod(full string) string {
+	if i := strings.LastIndex(full, "/"); i >= 0 {
+		return full[i+1:]
+	}
+	return full
+}
+
+func skipAuth(method string) bool {
+	return strings.HasSuffix(method, "/Handshake") || strings.HasPrefix(method, "/grpc.health.v1.Health/")
+}
+
+func (s *Server) finish(ctx context.Context, span trace.Span, method string, start time.Time, err error) error {
+	err = toStatus(err)
+	code := status.Code(err)
+	attrs := metric.WithAttributes(attribute.String("method", method), attribute.String("code", code.String()))
+	s.metrics.rpcs.Add(ctx, 1, attrs)
+	s.metrics.latency.Record(ctx, time.Since(start).Seconds(), attrs)
+	if err != nil {
+		s.metrics.errors.Add(ctx, 1, attrs)
+		span.RecordError(err)
+		span.SetStatus(otelcodes.Error, code.String())
+		s.log.LogAttrs(ctx, slog.LevelInfo, "rpc failed", slog.String("method", method), slog.String("code", code.String()), slog.String("error", status.Convert(err).Message()))
+	} else {
+		s.log.LogAttrs(ctx, slog.LevelDebug, "rpc", slog.String("method", method), slog.Duration("took", time.Since(start)))
+	}
+	span.End()
+	return err
+}
+
+func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	start := time.Now()
+	method := shortMethod(info.FullMethod)
+	ctx, span := tracer.Start(ctx, "flight."+method, trace.WithSpanKind(trace.SpanKindServer))
+	defer func() { err = s.finish(ctx, span, method, start, err) }()
+	if !skipAuth(info.FullMethod) {
+		if ctx, err = s.auth.check(ctx); err != nil {
+			s.metrics.authFailure(ctx)
+			return nil, err
+		}
+	}
+	return handler(ctx, req)
+}
+
+type ctxStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (c *ctxStream) Context() context.Context { return c.ctx }
+
+func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	start := time.Now()
+	method := shortMethod(info.FullMethod)
+	ctx, span := tracer.Start(ss.Context(), "flight."+method, trace.WithSpanKind(trace.SpanKindServer))
+	defer func() { err = s.finish(ctx, span, method, start, err) }()
+	if !skipAuth(info.FullMethod) {
+		if ctx, err = s.auth.check(ctx); err != nil {
+			s.metrics.authFailure(ctx)
+			return err
+		}
+	}
+	return handler(srv, &ctxStream{ServerStream: ss, ctx: ctx})
+}

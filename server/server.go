@@ -1,0 +1,214 @@
+// Package server implements the Arrow Flight SQL service: authentication,
+// sessions, metadata commands, statements and prepared statements with
+// stateless signed handles and tickets, and DoGet streaming. It is the one
+// place that maps errors to gRPC codes.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	pbflight "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
+	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	lru "github.com/hashicorp/golang-lru/v2"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/lakeflight/lakeflight/catalog"
+	"github.com/lakeflight/lakeflight/planner"
+)
+
+// Options configure a Server. The zero value of a field means its default.
+type Options struct {
+	// Users maps user names to passwords (plain text, or a bcrypt hash
+	// starting with $2). Default none.
+	Users map[string]string
+	// Tokens are static bearer tokens that are always accepted. Default none.
+	Tokens []string
+	// TicketKey signs tickets, handles, session cookies and issued tokens.
+	// Nodes that share it can execute each other's tickets. Default: a
+	// random key per process.
+	TicketKey []byte
+	// TicketTTL is how long a ticket or issued bearer token stays valid.
+	// Default 1h.
+	TicketTTL time.Duration
+	// TLS, when set, serves TLS. Default plaintext.
+	TLS *tls.Config
+	// KeepaliveInterval is how often the server pings idle connections.
+	// Default 30s.
+	KeepaliveInterval time.Duration
+	// MaxHeaderListSize bounds the size of request headers. JDBC sends its
+	// URL properties as headers. Default 1 MiB.
+	MaxHeaderListSize uint32
+	// Allocator is used for all Arrow memory. Default memory.DefaultAllocator.
+	Allocator memory.Allocator
+	// Logger receives structured logs. Default slog.Default().
+	Logger *slog.Logger
+	// Metrics receives query metrics. Default: a no-op meter.
+	Metrics *Metrics
+	// Version is reported through GetSqlInfo. Default "dev".
+	Version string
+}
+
+// DefaultOptions returns the defaults.
+func DefaultOptions() Options {
+	return Options{
+		TicketTTL:         time.Hour,
+		KeepaliveInterval: 30 * time.Second,
+		MaxHeaderListSize: 1 << 20,
+		Allocator:         memory.DefaultAllocator,
+		Logger:            slog.Default(),
+		Version:           "dev",
+	}
+}
+
+func (o *Options) fill() {
+	d := DefaultOptions()
+	if o.TicketTTL <= 0 {
+		o.TicketTTL = d.TicketTTL
+	}
+	if o.KeepaliveInterval <= 0 {
+		o.KeepaliveInterval = d.KeepaliveInterval
+	}
+	if o.MaxHeaderListSize == 0 {
+		o.MaxHeaderListSize = d.MaxHeaderListSize
+	}
+	if o.Allocator == nil {
+		o.Allocator = d.Allocator
+	}
+	if o.Logger == nil {
+		o.Logger = d.Logger
+	}
+	if o.Version == "" {
+		o.Version = d.Version
+	}
+	if o.Metrics == nil {
+		o.Metrics = NoopMetrics()
+	}
+}
+
+// AuthEnabled reports whether the options require clients to authenticate.
+func (o Options) AuthEnabled() bool { return len(o.Users) > 0 || len(o.Tokens) > 0 }
+
+// Server is a Flight SQL server over one catalog.
+type Server struct {
+	flightsql.BaseServer
+
+	opts    Options
+	cat     *catalog.Catalog
+	planner *planner.Planner
+	sign    *signer
+	auth    *authenticator
+	log     *slog.Logger
+	metrics *Metrics
+	mem     memory.Allocator
+
+	// boundParams keeps parameters bound to a prepared handle for clients
+	// that keep using the handle they had before binding.
+	boundParams *lru.Cache[string, []byte]
+	cancels     *cancelRegistry
+
+	grpc   *grpc.Server
+	health *health.Server
+}
+
+// New builds a server. Call Serve to accept connections.
+func New(cat *catalog.Catalog, pl *planner.Planner, opts Options) (*Server, error) {
+	opts.fill()
+	sg, err := newSigner(opts.TicketKey)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := newAuthenticator(opts, sg)
+	if err != nil {
+		return nil, err
+	}
+	bound, err := lru.New[string, []byte](10000)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		opts:        opts,
+		cat:         cat,
+		planner:     pl,
+		sign:        sg,
+		auth:        auth,
+		log:         opts.Logger,
+		metrics:     opts.Metrics,
+		mem:         opts.Allocator,
+		boundParams: bound,
+		cancels:     newCancelRegistry(),
+	}
+	s.BaseServer.Alloc = opts.Allocator
+	if err := s.registerSqlInfo(); err != nil {
+		return nil, err
+	}
+
+	gopts := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
+		grpc.ChainStreamInterceptor(s.streamInterceptor),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: opts.KeepaliveInterval, Timeout: 20 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+		grpc.MaxHeaderListSize(opts.MaxHeaderListSize),
+	}
+	if opts.TLS != nil {
+		gopts = append(gopts, grpc.Creds(credentials.NewTLS(opts.TLS)))
+	}
+	s.grpc = grpc.NewServer(gopts...)
+	fs := &flightService{FlightServer: flightsql.NewFlightServerWithAllocator(s, opts.Allocator), s: s}
+	flight.RegisterFlightServiceServer(s.grpc, fs)
+	s.health = health.NewServer()
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.health.SetServingStatus(pbflight.FlightService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	return s, nil
+}
+
+// Serve accepts connections on lis until Stop or GracefulStop.
+func (s *Server) Serve(lis net.Listener) error {
+	err := s.grpc.Serve(lis)
+	if errors.Is(err, grpc.ErrServerStopped) {
+		return nil
+	}
+	return err
+}
+
+// GracefulStop stops accepting connections and waits for running calls.
+func (s *Server) GracefulStop() {
+	s.health.Shutdown()
+	s.grpc.GracefulStop()
+}
+
+// Stop closes all connections at once.
+func (s *Server) Stop() {
+	s.health.Shutdown()
+	s.grpc.Stop()
+}
+
+// flightService overrides Handshake of the Flight SQL router.
+type flightService struct {
+	flight.FlightServer
+	s *Server
+}
+
+func (f *flightService) Handshake(stream flight.FlightService_HandshakeServer) error {
+	return f.s.handshake(stream)
+}
+
+var _ flightsql.Server = (*Server)(nil)
+
+func (s *Server) logErr(ctx context.Context, what string, err error) {
+	s.log.LogAttrs(ctx, slog.LevelWarn, what, slog.String("error", err.Error()))
+}
+
+func describe(v any) string { return fmt.Sprintf("%v", v) }
