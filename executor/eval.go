@@ -285,10 +285,10 @@ func evalLike(ctx context.Context, x *expr.Like, batch arrow.RecordBatch) (compu
 
 // LikeMatcher matches strings against one SQL LIKE pattern.
 type LikeMatcher struct {
-	kind   int // 0 exact, 1 prefix, 2 suffix, 3 contains, 4 regexp
-	lit    string
-	re     *regexp.Regexp
-	fold   bool
+	kind int // 0 exact, 1 prefix, 2 suffix, 3 contains, 4 regexp
+	lit  string
+	re   *regexp.Regexp
+	fold bool
 }
 
 // NewLikeMatcher compiles a LIKE pattern: % matches any run of characters, _

@@ -16,10 +16,10 @@ import (
 
 // Errors of the server layer.
 var (
-	errBadTicket      = errors.New("ticket is not valid")
+	errBadTicket       = errors.New("ticket is not valid")
 	errUnauthenticated = errors.New("unauthenticated")
-	errBadRequest     = errors.New("bad request")
-	errUnimplemented  = errors.New("not implemented")
+	errBadRequest      = errors.New("bad request")
+	errUnimplemented   = errors.New("not implemented")
 )
 
 // toStatus is the one place that maps errors to gRPC status codes. The

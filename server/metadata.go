@@ -18,29 +18,29 @@ import (
 
 func (s *Server) registerSqlInfo() error {
 	infos := map[flightsql.SqlInfo]any{
-		flightsql.SqlInfoFlightSqlServerName:         "lakeflight",
-		flightsql.SqlInfoFlightSqlServerVersion:      s.opts.Version,
-		flightsql.SqlInfoFlightSqlServerArrowVersion: "18.8.0",
-		flightsql.SqlInfoFlightSqlServerReadOnly:     true,
-		flightsql.SqlInfoFlightSqlServerSql:          true,
-		flightsql.SqlInfoFlightSqlServerSubstrait:    false,
-		flightsql.SqlInfoFlightSqlServerTransaction:  int32(0), // none
-		flightsql.SqlInfoFlightSqlServerCancel:       true,
+		flightsql.SqlInfoFlightSqlServerName:             "lakeflight",
+		flightsql.SqlInfoFlightSqlServerVersion:          s.opts.Version,
+		flightsql.SqlInfoFlightSqlServerArrowVersion:     "18.8.0",
+		flightsql.SqlInfoFlightSqlServerReadOnly:         true,
+		flightsql.SqlInfoFlightSqlServerSql:              true,
+		flightsql.SqlInfoFlightSqlServerSubstrait:        false,
+		flightsql.SqlInfoFlightSqlServerTransaction:      int32(0), // none
+		flightsql.SqlInfoFlightSqlServerCancel:           true,
 		flightsql.SqlInfoFlightSqlServerStatementTimeout: int32(0),
 		flightsql.SqlInfoFlightSqlServerBulkIngestion:    false,
-		flightsql.SqlInfoDDLCatalog:                  false,
-		flightsql.SqlInfoDDLSchema:                   false,
-		flightsql.SqlInfoDDLTable:                    false,
-		flightsql.SqlInfoIdentifierCase:              int32(3), // case insensitive (unquoted names fold)
-		flightsql.SqlInfoIdentifierQuoteChar:         `"`,
-		flightsql.SqlInfoQuotedIdentifierCase:        int32(1), // case sensitive
-		flightsql.SqlInfoSearchStringEscape:          `\`,
-		flightsql.SqlInfoSupportsColumnAliasing:      true,
-		flightsql.SqlInfoNullPlusNullIsNull:          true,
-		flightsql.SqlInfoSchemaTerm:                  "namespace",
-		flightsql.SqlInfoCatalogTerm:                 "catalog",
-		flightsql.SqlInfoTransactionsSupported:       false,
-		flightsql.SqlInfoNullOrdering:                int32(1), // nulls sorted high
+		flightsql.SqlInfoDDLCatalog:                      false,
+		flightsql.SqlInfoDDLSchema:                       false,
+		flightsql.SqlInfoDDLTable:                        false,
+		flightsql.SqlInfoIdentifierCase:                  int32(3), // case insensitive (unquoted names fold)
+		flightsql.SqlInfoIdentifierQuoteChar:             `"`,
+		flightsql.SqlInfoQuotedIdentifierCase:            int32(1), // case sensitive
+		flightsql.SqlInfoSearchStringEscape:              `\`,
+		flightsql.SqlInfoSupportsColumnAliasing:          true,
+		flightsql.SqlInfoNullPlusNullIsNull:              true,
+		flightsql.SqlInfoSchemaTerm:                      "namespace",
+		flightsql.SqlInfoCatalogTerm:                     "catalog",
+		flightsql.SqlInfoTransactionsSupported:           false,
+		flightsql.SqlInfoNullOrdering:                    int32(1), // nulls sorted high
 	}
 	for id, v := range infos {
 		if err := s.RegisterSqlInfo(id, v); err != nil {

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
-	pbflight "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	pbflight "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	lru "github.com/hashicorp/golang-lru/v2"
 	"google.golang.org/grpc"

@@ -64,10 +64,10 @@ function require_(cond, check, message) {
   if (!cond) throw new CheckFailed(check, message);
 }
 
-function withTimeout(promise, what) {
+function withTimeout(promise, what, ms = TIMEOUT_MS) {
   let timer;
   const t = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
   });
   return Promise.race([promise, t]).finally(() => clearTimeout(timer));
 }
@@ -79,9 +79,9 @@ function describe(err) {
   return parts.join(" ");
 }
 
-async function step(check, what, fn) {
+async function step(check, what, fn, ms = TIMEOUT_MS) {
   try {
-    return await withTimeout(fn(), what);
+    return await withTimeout(fn(), what, ms);
   } catch (err) {
     if (err instanceof CheckFailed) throw err;
     throw new CheckFailed(check, `${what}: ${describe(err)}`);
@@ -104,7 +104,9 @@ async function main() {
   }
   const client = new FlightSQLClient(config);
   const auth = opt.token ? "token" : opt.username ? "basic" : "none";
-  await step("connect", `connect ${opt.host}:${opt.port}`, () => client.connect());
+  // With credentials, connect() runs a Handshake and resolves only when the
+  // server sends a HandshakeResponse message (it never gives up on its own).
+  await step("connect", `connect ${opt.host}:${opt.port} (Handshake, auth=${auth})`, () => client.connect(), 20_000);
   ok("connect", `${opt.host}:${opt.port} auth=${auth}`);
 
   // Every endpoint of the query, read with the client's getFlightInfo/doGet.

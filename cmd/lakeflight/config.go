@@ -35,12 +35,12 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		Listen:      "127.0.0.1:8815",
-		CatalogName: "default",
-		DemoEvents:  2_000_000,
+		Listen:       "127.0.0.1:8815",
+		CatalogName:  "default",
+		DemoEvents:   2_000_000,
 		MaxEndpoints: 4,
-		LogLevel:    "info",
-		LogFormat:   "text",
+		LogLevel:     "info",
+		LogFormat:    "text",
 	}
 }
 

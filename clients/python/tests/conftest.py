@@ -143,11 +143,16 @@ def pytest_sessionfinish(session, exitstatus):  # also runs after Ctrl-C
 
 
 def pytest_runtest_makereport(item, call):
-    """On a failing test, attach the servers' recent output to the report."""
+    """On a failing test, attach the servers' recent stderr to the report
+    (all of their output if one has exited)."""
     if call.when == "call" and call.excinfo is not None:
         for s in _servers:
+            if s.proc is None:
+                continue
             if not s.alive():
                 item.add_report_section("call", f"lakeflight {s.name} (exited {s.proc.poll()})", s.logs(40))
+            elif s.stderr_lines:
+                item.add_report_section("call", f"lakeflight {s.name} stderr", "\n".join(s.stderr_lines[-15:]))
 
 
 # ------------------------------------------------------------------ fixtures
