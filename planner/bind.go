@@ -493,11 +493,11 @@ func (b *binder) compare(op expr.CmpOp, ln, rn *pg.Node) (expr.Expr, error) {
 			return nil, err
 		}
 	}
-	l, r, err = b.unifyPair(l, r)
+	ul, ur, err := b.unifyPair(l, r)
 	if err != nil {
 		return nil, fmt.Errorf("%w (in %s %s %s)", err, l, op, r)
 	}
-	return &expr.Compare{Op: op, L: l, R: r}, nil
+	return &expr.Compare{Op: op, L: ul, R: ur}, nil
 }
 
 // unify converts e to x's type, for IN lists.
