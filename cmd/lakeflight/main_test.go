@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func TestServeDemoEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	addr, maddr := freeAddr(t), freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--demo", "--warehouse", dir, "--demo-events", "20000",
+			"--listen", addr, "--metrics-listen", maddr, "--log-level", "warn"})
+	}()
+
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	hc := healthpb.NewHealthClient(conn)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		res, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
+		if err == nil && res.Status == healthpb.HealthCheckResponse_SERVING {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("server ended: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not serving: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	c, err := flightsql.NewClient(addr, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Execute(ctx, "SELECT id, shop_code FROM mall.probe_events WHERE rssi > -70 LIMIT 5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdr, err := c.DoGet(ctx, info.Endpoint[0].Ticket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows int64
+	for rdr.Next() {
+		rows += rdr.RecordBatch().NumRows()
+	}
+	rdr.Release()
+	c.Close()
+	if rows != 5 {
+		t.Fatalf("rows = %d", rows)
+	}
+
+	resp, err := http.Get("http://" + maddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"lakeflight_rows", "lakeflight_rpc_duration_seconds_bucket", `method="DoGet"`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not stop")
+	}
+	// A second start reuses the demo warehouse instead of failing.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	go func() {
+		done <- run(ctx2, []string{"serve", "--demo", "--warehouse", dir, "--listen", freeAddr(t), "--log-level", "warn"})
+	}()
+	time.Sleep(2 * time.Second)
+	cancel2()
+	if err := <-done; err != nil {
+		t.Fatalf("restart on an existing demo warehouse: %v", err)
+	}
+}
+
+func TestRefusesRemoteWithoutAuth(t *testing.T) {
+	err := run(context.Background(), []string{"serve", "--catalog-uri", "sqlite:///nonexistent/x.db", "--listen", "0.0.0.0:0"})
+	if err == nil || !strings.Contains(err.Error(), "without authentication") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestConfigFileAndFlags(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "lakeflight.yaml")
+	if err := os.WriteFile(cfgPath, []byte("listen: 127.0.0.1:9999\ncatalog_uri: sqlite:///x.db\nmax_endpoints: 8\ntokens: [abcdefgh1]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseServe([]string{"--config", cfgPath, "--max-endpoints", "2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "127.0.0.1:9999" || cfg.CatalogURI != "sqlite:///x.db" || cfg.MaxEndpoints != 2 || len(cfg.Tokens) != 1 {
+		t.Errorf("config %+v", cfg)
+	}
+	if err := os.WriteFile(cfgPath, []byte("listen: 127.0.0.1:9999\nlisten_port: 3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parseServe([]string{"--config", cfgPath}); err == nil || !strings.Contains(err.Error(), "listen_port") {
+		t.Errorf("unknown config key: %v", err)
+	}
+	for _, bad := range [][]string{
+		{"--listen", "nope"},
+		{"--tls-cert", "a.pem"},
+		{"--max-endpoints", "0"},
+		{"--log-format", "xml"},
+		{"--demo", "--catalog-uri", "sqlite:///x.db"},
+	} {
+		if _, err := parseServe(bad); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
+}
+
+func TestReadUsers(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "users")
+	os.WriteFile(p, []byte("# team\nalice:pw1\n\nbob:$2a$10$abcdefghijklmnopqrstuv\n"), 0o600)
+	users, err := readUsers(p)
+	if err != nil || users["alice"] != "pw1" || !strings.HasPrefix(users["bob"], "$2a$") {
+		t.Fatalf("%v %v", users, err)
+	}
+	os.WriteFile(p, []byte("alice\n"), 0o600)
+	if _, err := readUsers(p); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Fatalf("malformed line: %v", err)
+	}
+}
