@@ -13,6 +13,7 @@ the end of the session (also when a test fails or the run is interrupted):
 Environment:
   LAKEFLIGHT_BIN   use this binary instead of `go build ./cmd/lakeflight`
   LAKEFLIGHT_START_TIMEOUT  seconds to wait for "listening on" (default 120)
+  LAKEFLIGHT_DEMO_EVENTS    --demo-events for the demo server (default 50000)
 """
 
 from __future__ import annotations
@@ -142,17 +143,24 @@ def pytest_sessionfinish(session, exitstatus):  # also runs after Ctrl-C
     _stop_all()
 
 
+def pytest_runtest_call(item):
+    item._lakeflight_marks = {id(s): len(s.stderr_lines) for s in _servers}
+
+
 def pytest_runtest_makereport(item, call):
-    """On a failing test, attach the servers' recent stderr to the report
-    (all of their output if one has exited)."""
+    """On a failing test, attach what the servers logged during it (all of a
+    server's recent output if it has exited)."""
     if call.when == "call" and call.excinfo is not None:
+        marks = getattr(item, "_lakeflight_marks", {})
         for s in _servers:
             if s.proc is None:
                 continue
             if not s.alive():
                 item.add_report_section("call", f"lakeflight {s.name} (exited {s.proc.poll()})", s.logs(40))
-            elif s.stderr_lines:
-                item.add_report_section("call", f"lakeflight {s.name} stderr", "\n".join(s.stderr_lines[-15:]))
+                continue
+            new = s.stderr_lines[marks.get(id(s), 0):]
+            if new:
+                item.add_report_section("call", f"lakeflight {s.name} stderr", "\n".join(new[-20:]))
 
 
 # ------------------------------------------------------------------ fixtures
@@ -214,7 +222,12 @@ def _catalog_args(fixtures_dir: Path) -> list[str]:
 @pytest.fixture(scope="session")
 def demo_server(lakeflight_bin, tmp_path_factory):
     wh = tmp_path_factory.mktemp("demo")
-    s = _start("demo", [lakeflight_bin, "serve", "--demo", "--warehouse", str(wh), "--listen", "127.0.0.1:0"])
+    # --demo-events keeps the written demo small (the default is 2M events).
+    events = os.environ.get("LAKEFLIGHT_DEMO_EVENTS", "50000")
+    s = _start(
+        "demo",
+        [lakeflight_bin, "serve", "--demo", "--demo-events", events, "--warehouse", str(wh), "--listen", "127.0.0.1:0"],
+    )
     yield s
     s.stop()
 

@@ -191,6 +191,20 @@ def test_nested_arrow_types(pyi_conn):
     assert pa.types.is_map(s.field("attrs").type), s.field("attrs").type
 
 
+def test_nested_paths_match_pyiceberg(pyi_conn, pyi_catalog):
+    sql = f"SELECT id, (info).vendor, (info).geo.lat, info.model FROM {NS}.nested WHERE id > 3"
+    got = run(pyi_conn, sql)
+    assert got.column_names == ["id", "vendor", "lat", "model"], got.schema
+    ref = reference(pyi_catalog, "nested", GreaterThan("id", 3), ("id", "info"))
+    want = []
+    for r in ref.to_pylist():
+        info = r["info"]
+        geo = info["geo"] if info else None
+        want.append({"id": r["id"], "vendor": info and info["vendor"], "lat": geo and geo["lat"],
+                     "model": info and info["model"]})
+    assert sorted(rows_of(got), key=lambda r: r["id"]) == sorted(want, key=lambda r: r["id"]), sql
+
+
 # ------------------------------------------------------------------ params
 @pytest.mark.parametrize(
     "sql,params,row_filter,cols,keys",

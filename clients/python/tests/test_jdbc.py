@@ -20,7 +20,7 @@ JVM_FLAGS = ["--add-opens=java.base/java.nio=ALL-UNNAMED"]
 
 # The checks JdbcCheck prints for a full run, in order.
 FULL_RUN = ["connect", "getCatalogs", "getSchemas", "getTables", "getColumns", "getPrimaryKeys",
-            "statement", "prepared", "scan", "scan", "scan", "scan", "all"]
+            "statement", "prepared", "values", "scan", "scan", "scan", "scan", "all"]
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,7 @@ def assert_full_run(rc: int, lines: list[str], out: str) -> None:
     assert by["getPrimaryKeys"].endswith("pyi.keyed [tenant, id]"), out
     assert "rows=300 sum(id)=44850 label=b3-60" in by["statement"], out
     assert "param=250 rows=49 sum(id)=13475" in by["prepared"], out
+    assert "c_dec_38_10=112345678901234567.0001000123" in by["values"], out
 
 
 def test_jdbc_no_auth(java, pyi_server):

@@ -65,6 +65,11 @@ public final class JdbcCheck {
     d.put("param", "250");
     d.put("prepared-rows", "49");
     d.put("prepared-sum", "id=13475");
+    // One row read with typed getters: col=value,... (values of make_fixtures.py, id 1).
+    d.put("values-query", "SELECT * FROM pyi.all_types WHERE id = 1");
+    d.put("values", "id=1,c_bool=false,c_int=-463,c_long=-989999999981,c_float=0.25,c_double=-98.75,"
+        + "c_dec_9_2=-9876.55,c_dec_38_10=112345678901234567.0001000123,c_date=2024-01-02,"
+        + "c_time=07:13:01,c_ts=2024-03-01T01:00:00.000001,c_tstz=2024-03-01T00:17:00Z,c_string=beta-001");
     // Tables read with SELECT * and getObject on every cell: name=rows,...
     d.put("scan", "pyi.all_types=200,pyi.nested=30,pyi.events=10000,pyi.empty=0");
     return d;
@@ -176,6 +181,7 @@ public final class JdbcCheck {
       checkMetadata(conn);
       checkStatement(conn);
       checkPrepared(conn);
+      checkValues(conn);
       checkScans(conn);
     }
     ok("all", "checks passed");
@@ -397,6 +403,59 @@ public final class JdbcCheck {
     ok(check, "param=" + param + " rows=" + d.rows + " sum(" + sum[0] + ")=" + d.sum);
   }
 
+  /** Typed getters on one known row: what a BI tool shows for each type. */
+  private void checkValues(Connection conn) {
+    String check = "values";
+    String sql = opt.get("values-query");
+    List<String> want = csv(opt.get("values"));
+    if (want.isEmpty()) {
+      return;
+    }
+    List<String> got = new ArrayList<>();
+    List<String> bad = new ArrayList<>();
+    try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+      require(rs.next(), check, sql + ": no row");
+      ResultSetMetaData md = rs.getMetaData();
+      for (String pair : want) {
+        String[] kv = pair.split("=", 2);
+        int i = rs.findColumn(kv[0]);
+        String v;
+        switch (md.getColumnType(i)) {
+          case java.sql.Types.TIMESTAMP_WITH_TIMEZONE:
+            v = String.valueOf(rs.getTimestamp(i).toInstant());
+            break;
+          case java.sql.Types.TIMESTAMP:
+            v = String.valueOf(rs.getTimestamp(i).toLocalDateTime());
+            break;
+          case java.sql.Types.DATE:
+            v = String.valueOf(rs.getDate(i).toLocalDate());
+            break;
+          case java.sql.Types.TIME:
+            v = String.valueOf(rs.getTime(i).toLocalTime());
+            break;
+          case java.sql.Types.DECIMAL:
+          case java.sql.Types.NUMERIC:
+            v = rs.getBigDecimal(i).toPlainString();
+            break;
+          default:
+            v = rs.getString(i);
+        }
+        got.add(kv[0] + "=" + v);
+        if (!kv[1].equals(v)) {
+          bad.add(kv[0] + " (" + md.getColumnTypeName(i) + "): got " + v + ", expected " + kv[1]);
+        }
+      }
+      require(!rs.next(), check, sql + ": more than one row");
+    } catch (SQLException | RuntimeException e) {
+      if (e instanceof CheckFailed) {
+        throw (CheckFailed) e;
+      }
+      throw new CheckFailed(check, sql + ": " + e, e);
+    }
+    require(bad.isEmpty(), check, sql + ": " + bad);
+    ok(check, String.join(",", got));
+  }
+
   /** SELECT * and getObject on every cell: every Arrow type the server sends must decode. */
   private void checkScans(Connection conn) {
     for (String spec : csv(opt.get("scan"))) {
@@ -417,15 +476,24 @@ public final class JdbcCheck {
         while (rs.next()) {
           rows++;
           for (int i = 1; i <= n; i++) {
-            Object o = rs.getObject(i);
-            if (o != null) {
-              nonNull++;
+            Object o;
+            try {
+              o = md.getColumnType(i) == java.sql.Types.TIMESTAMP_WITH_TIMEZONE
+                  // Driver bug apache/arrow-java#839 (fixed after 18.3.0): getObject(int)
+                  // throws "not implemented" for TIMESTAMP_WITH_TIMEZONE.
+                  ? rs.getTimestamp(i)
+                  : rs.getObject(i);
               // Render too: catches values the driver cannot convert.
               String.valueOf(o);
+            } catch (SQLException | RuntimeException e) {
+              throw new CheckFailed(check, sql + ": getObject(" + types.get(i - 1) + ") at row " + rows + ": " + e, e);
+            }
+            if (o != null) {
+              nonNull++;
             }
           }
         }
-      } catch (SQLException | RuntimeException e) {
+      } catch (SQLException e) {
         throw new CheckFailed(check, sql + " (after " + rows + " rows): " + e, e);
       }
       require(rows == want, check, sql + ": " + rows + " rows, expected " + want);
