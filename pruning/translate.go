@@ -173,21 +173,40 @@ func translate(e expr.Expr, neg bool) (iceberg.BooleanExpression, bool) {
 		}
 		return iceberg.SetPredicate(op, iceberg.Reference(col.Name), lits), true
 	case *expr.Like:
+		// iceberg-go cannot apply starts_with to rows, so a prefix pattern
+		// becomes the equivalent byte range [prefix, next(prefix)), which
+		// prunes files by their bounds and filters rows exactly. NOT LIKE
+		// is left to the executor.
 		col, ok := x.X.(*expr.Column)
 		pat, okp := x.Pattern.(*expr.Literal)
-		if !ok || !okp || x.Fold || !pat.Value.IsValid() || col.Type.ID() != arrow.STRING {
+		if !ok || !okp || x.Fold || x.Negate != neg || !pat.Value.IsValid() || col.Type.ID() != arrow.STRING {
 			return nil, false
 		}
 		prefix, ok := LikePrefix(pat.Value.(*scalar.String).String())
 		if !ok {
 			return nil, false
 		}
-		if x.Negate != neg {
-			return iceberg.NotStartsWith(iceberg.Reference(col.Name), prefix), true
+		ref := iceberg.Reference(col.Name)
+		lo := iceberg.GreaterThanEqual(ref, prefix)
+		if hi, ok := nextPrefix(prefix); ok {
+			return iceberg.NewAnd(lo, iceberg.LessThan(ref, hi)), true
 		}
-		return iceberg.StartsWith(iceberg.Reference(col.Name), prefix), true
+		return lo, true
 	}
 	return nil, false
+}
+
+// nextPrefix returns the smallest string greater than every string that
+// starts with p, in byte order; false when there is none (p is all 0xFF).
+func nextPrefix(p string) (string, bool) {
+	b := []byte(p)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xFF {
+			b[i]++
+			return string(b[:i+1]), true
+		}
+	}
+	return "", false
 }
 
 // LikePrefix reports whether a LIKE pattern is a literal prefix followed by

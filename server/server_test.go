@@ -587,3 +587,51 @@ func TestCancelFlightInfo(t *testing.T) {
 		t.Fatalf("DoGet of a cancelled query: %v", err)
 	}
 }
+
+// TestFilesystemCatalog serves a Hadoop-layout filesystem catalog, written by
+// iceberg-go, through the file:// URI.
+func TestFilesystemCatalog(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cat, err := catalog.Open(ctx, catalog.Options{URI: "file://" + dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := datagen.DefaultDemoOptions()
+	opts.Events, opts.Days, opts.Devices, opts.Shops = 5_000, 2, 100, 10
+	if err := datagen.WriteDemo(ctx, cat.Iceberg(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if err := cat.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cat2, err := catalog.Open(ctx, catalog.Options{URI: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat2.Close()
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer mem.AssertSize(t, 0)
+	sopts := server.DefaultOptions()
+	sopts.Allocator = mem
+	sopts.Logger = slog.New(slog.DiscardHandler)
+	srv, err := server.New(cat2, planner.New(cat2, planner.DefaultOptions()), sopts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(lis)
+	defer srv.Stop()
+	f := &fixture{addr: lis.Addr().String(), cat: cat2, mem: mem}
+	c := f.client(t)
+	info, err := c.Execute(ctx, "SELECT shop_code FROM mall.shops WHERE shop_code LIKE 'S000%'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := readAll(t, ctx, c, info, ""); n != 9 {
+		t.Fatalf("shops S0001..S0009: %d rows", n)
+	}
+}
