@@ -270,11 +270,18 @@ def auth_server(lakeflight_bin, fixtures_dir, users_file):
 
 
 def _adbc_connect(server: Server, **db_kwargs):
+    import adbc_driver_flightsql as flightsql_opts
     import adbc_driver_flightsql.dbapi as flightsql
 
+    # Bounded RPCs: a hung server fails a test instead of hanging the run.
+    opts = {
+        flightsql_opts.DatabaseOptions.TIMEOUT_QUERY.value: "120",
+        flightsql_opts.DatabaseOptions.TIMEOUT_FETCH.value: "120",
+        **db_kwargs,
+    }
     # Default autocommit handling, as a user would connect: the driver asks the
     # server whether transactions are supported.
-    return flightsql.connect(server.uri, db_kwargs=db_kwargs or None)
+    return flightsql.connect(server.uri, db_kwargs=opts)
 
 
 @pytest.fixture(scope="session")
