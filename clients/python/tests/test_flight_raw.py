@@ -12,6 +12,8 @@ import make_fixtures
 from util import assert_same_rows, command_statement_query, pb_decode_fields
 
 NS = make_fixtures.NAMESPACE
+# Bounded calls: a hung server fails the test instead of the run.
+OPTS = flight.FlightCallOptions(timeout=120)
 
 QUERIES = [
     (f"SELECT * FROM {NS}.all_types", ["id"]),
@@ -29,7 +31,7 @@ def fclient(pyi_server):
 
 
 def flight_info(client: flight.FlightClient, sql: str) -> flight.FlightInfo:
-    return client.get_flight_info(flight.FlightDescriptor.for_command(command_statement_query(sql)))
+    return client.get_flight_info(flight.FlightDescriptor.for_command(command_statement_query(sql)), OPTS)
 
 
 def client_for(endpoint: flight.FlightEndpoint, default: flight.FlightClient, opened: list) -> flight.FlightClient:
@@ -48,7 +50,7 @@ def client_for(endpoint: flight.FlightEndpoint, default: flight.FlightClient, op
 def read_all_endpoints(client: flight.FlightClient, info: flight.FlightInfo) -> pa.Table:
     opened: list = []
     try:
-        parts = [client_for(ep, client, opened).do_get(ep.ticket).read_all() for ep in info.endpoints]
+        parts = [client_for(ep, client, opened).do_get(ep.ticket, OPTS).read_all() for ep in info.endpoints]
     finally:
         for c in opened:
             c.close()
@@ -105,7 +107,7 @@ def _refused(client: flight.FlightClient, ticket: flight.Ticket) -> BaseExceptio
     # gRPC errors surface as FlightError subclasses or, for InvalidArgument,
     # NotFound, Unimplemented, as pyarrow's ArrowInvalid/ArrowKeyError/...
     with pytest.raises((flight.FlightError, pa.ArrowException)) as ei:
-        client.do_get(ticket).read_all()
+        client.do_get(ticket, OPTS).read_all()
     return ei.value
 
 
@@ -121,7 +123,7 @@ def test_tampered_ticket_is_refused(fclient, where):
     # A forged ticket is the client's fault, never an internal error.
     assert not isinstance(err, flight.FlightInternalError), f"tampered ticket gave an internal error: {err!r}"
     # The server still answers, and the genuine ticket still works.
-    assert fclient.do_get(info.endpoints[0].ticket).read_all().num_rows > 0
+    assert fclient.do_get(info.endpoints[0].ticket, OPTS).read_all().num_rows > 0
     again = read_all_endpoints(fclient, flight_info(fclient, sql))
     assert sorted(again.column("id").to_pylist()) == list(range(300))
 
