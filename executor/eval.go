@@ -78,7 +78,7 @@ func evalDatum(ctx context.Context, e expr.Expr, batch arrow.RecordBatch) (compu
 			return nil, err
 		}
 		defer in.Release()
-		return compute.CallFunction(ctx, "invert", nil, in)
+		return invert(ctx, in)
 	case *expr.IsNull:
 		in, err := evalDatum(ctx, x.X, batch)
 		if err != nil {
@@ -236,7 +236,42 @@ func evalIn(ctx context.Context, x *expr.In, batch arrow.RecordBatch) (compute.D
 		return out, nil
 	}
 	defer out.Release()
-	return compute.CallFunction(ctx, "invert", nil, out)
+	return invert(ctx, out)
+}
+
+// invert is three-valued NOT: it flips every value bit and keeps the nulls.
+func invert(ctx context.Context, d compute.Datum) (compute.Datum, error) {
+	switch v := d.(type) {
+	case *compute.ScalarDatum:
+		b, ok := v.Value.(*scalar.Boolean)
+		if !ok {
+			return nil, fmt.Errorf("NOT needs a boolean, got %s", v.Value.DataType())
+		}
+		if !b.IsValid() {
+			return compute.NewDatum(scalar.MakeNullScalar(arrow.FixedWidthTypes.Boolean)), nil
+		}
+		return compute.NewDatum(scalar.NewBooleanScalar(!b.Value)), nil
+	case *compute.ArrayDatum:
+		data := v.Value
+		if data.DataType().ID() != arrow.BOOL {
+			return nil, fmt.Errorf("NOT needs a boolean, got %s", data.DataType())
+		}
+		src := data.Buffers()[1].Bytes()
+		nbytes := int(bitutil.BytesForBits(int64(data.Offset() + data.Len())))
+		buf := memory.NewResizableBuffer(allocator(ctx))
+		buf.Resize(nbytes)
+		dst := buf.Bytes()
+		for i := 0; i < nbytes; i++ {
+			dst[i] = ^src[i]
+		}
+		out := array.NewData(arrow.FixedWidthTypes.Boolean, data.Len(), []*memory.Buffer{data.Buffers()[0], buf}, nil, data.NullN(), data.Offset())
+		buf.Release()
+		defer out.Release()
+		arr := array.MakeFromData(out)
+		defer arr.Release()
+		return compute.NewDatum(arr), nil
+	}
+	return nil, fmt.Errorf("NOT of %s", d.Kind())
 }
 
 func evalLike(ctx context.Context, x *expr.Like, batch arrow.RecordBatch) (compute.Datum, error) {

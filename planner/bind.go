@@ -870,7 +870,7 @@ func (b *binder) planConstant(sel *pg.SelectStmt, limit, offset int64) (*Query, 
 			items[i].e = &expr.Literal{Value: scalar.MakeNullScalar(arrow.BinaryTypes.String)}
 		}
 	}
-	out := outputSchema(items)
+	out := outputSchema(items, b.schema)
 	exprs := make([]expr.Expr, len(items))
 	for i, it := range items {
 		exprs[i] = it.e

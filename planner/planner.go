@@ -280,7 +280,7 @@ func (p *Planner) planSelect(ctx context.Context, sel *pg.SelectStmt, req Reques
 		residual = pruning.Translate(w).Residual
 	}
 
-	out := outputSchema(items)
+	out := outputSchema(items, plan.Schema())
 	exprs := make([]expr.Expr, len(items))
 	for i, it := range items {
 		exprs[i] = it.e
@@ -336,12 +336,35 @@ func identity(exprs []expr.Expr, in, out *arrow.Schema) bool {
 	return true
 }
 
-func outputSchema(items []selectItem) *arrow.Schema {
+func outputSchema(items []selectItem, in *arrow.Schema) *arrow.Schema {
 	fields := make([]arrow.Field, len(items))
 	for i, it := range items {
-		fields[i] = arrow.Field{Name: it.name, Type: it.e.DataType(), Nullable: true}
+		fields[i] = arrow.Field{Name: it.name, Type: it.e.DataType(), Nullable: nullable(it.e, in)}
 	}
 	return arrow.NewSchema(fields, nil)
+}
+
+// nullable reports whether e may yield NULL over rows of in: a column keeps
+// the nullability of its field (and of every struct on its path), a
+// constant is nullable only when it is NULL, anything else may be NULL.
+func nullable(e expr.Expr, in *arrow.Schema) bool {
+	switch x := e.(type) {
+	case *expr.Column:
+		f := in.Field(x.Index)
+		if f.Nullable {
+			return true
+		}
+		for _, idx := range x.Path {
+			f = f.Type.(*arrow.StructType).Field(idx)
+			if f.Nullable {
+				return true
+			}
+		}
+		return false
+	case *expr.Literal:
+		return !x.Value.IsValid()
+	}
+	return true
 }
 
 // resolveTable finds the table a FROM item names.

@@ -185,5 +185,7 @@ func (s *Server) handshake(stream flight.FlightService_HandshakeServer) error {
 			return toStatus(err)
 		}
 	}
-	return nil
+	// Some clients (the Node one) wait for a response message before they
+	// finish the handshake; it carries the token too.
+	return stream.Send(&flight.HandshakeResponse{Payload: []byte(token)})
 }
