@@ -17,6 +17,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
+	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/lakeflight/lakeflight/catalog"
@@ -41,7 +44,20 @@ func (st *statement) session() planner.Session {
 	return planner.Session{Catalog: st.Catalog, Schema: st.Schema}
 }
 
-func (s *Server) plan(ctx context.Context, st *statement, withParams bool) (*planner.Query, error) {
+func (s *Server) plan(ctx context.Context, st *statement, withParams bool) (q *planner.Query, err error) {
+	ctx, span := tracer.Start(ctx, "query.plan", trace.WithAttributes(attribute.String("db.query.text", truncate(st.SQL, 4096))))
+	defer func() {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(otelcodes.Error, "planning failed")
+		} else {
+			span.SetAttributes(attribute.Int("lakeflight.parts", q.Parts))
+			for t, id := range q.Snapshots {
+				span.SetAttributes(attribute.Int64("lakeflight.snapshot."+t, id))
+			}
+		}
+		span.End()
+	}()
 	req := planner.Request{SQL: st.SQL, Session: st.session(), Snapshots: st.Snapshots}
 	if withParams {
 		params, err := s.decodeParams(st.Params)
@@ -148,11 +164,18 @@ func (s *Server) DoGetStatement(ctx context.Context, tkt flightsql.StatementQuer
 	release := s.cancels.add(key, cancel)
 	runCtx = executor.WithAllocator(runCtx, s.mem)
 	ch := make(chan flight.StreamChunk, 2)
+	_, span := tracer.Start(ctx, "query.execute", trace.WithAttributes(
+		attribute.String("db.query.text", truncate(st.SQL, 4096)),
+		attribute.Int("lakeflight.part", st.Part), attribute.Int("lakeflight.parts", st.Parts)))
 	go func() {
 		defer close(ch)
 		defer release()
 		defer cancel(nil)
 		var rows, nbytes int64
+		defer func() {
+			span.SetAttributes(attribute.Int64("lakeflight.rows", rows), attribute.Int64("lakeflight.bytes", nbytes))
+			span.End()
+		}()
 		err := executor.Drain(runCtx, op, func(rec arrow.RecordBatch) error {
 			out := array.NewRecordBatch(schema, rec.Columns(), rec.NumRows())
 			rows += out.NumRows()
@@ -176,6 +199,13 @@ func (s *Server) DoGetStatement(ctx context.Context, tkt flightsql.StatementQuer
 		}
 	}()
 	return schema, ch, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }
 
 func batchBytes(rec arrow.RecordBatch) int64 {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-adbc/go/adbc/driver/flightsql"
 	"github.com/apache/arrow-adbc/go/adbc/sqldriver"
@@ -84,6 +85,10 @@ func startServer(t *testing.T, mutate func(*server.Options)) *fixture {
 		}
 		if err := cat.Close(); err != nil {
 			t.Error(err)
+		}
+		// Scan workers of a cancelled stream may still be unwinding.
+		for i := 0; i < 50 && mem.CurrentAlloc() != 0; i++ {
+			time.Sleep(100 * time.Millisecond)
 		}
 		mem.AssertSize(t, 0)
 	})
