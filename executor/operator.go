@@ -13,6 +13,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -79,3 +80,5 @@ func Drain(ctx context.Context, op Operator, fn func(arrow.RecordBatch) error) (
 		}
 	}
 }
+
+func errorsJoin(errs ...error) error { return errors.Join(errs...) }

@@ -1,0 +1,411 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+
+	"github.com/lakeflight/lakeflight/expr"
+)
+
+// JoinType is the kind of a join.
+type JoinType int
+
+// Join types.
+const (
+	InnerJoin JoinType = iota
+	LeftJoin
+	RightJoin
+	FullJoin
+	SemiJoin // left rows with a match, left columns only
+	AntiJoin // left rows without a match, left columns only
+)
+
+var joinNames = [...]string{"Inner", "Left", "Right", "Full", "Semi", "Anti"}
+
+func (t JoinType) String() string { return joinNames[t] }
+
+// HashJoin joins Left and Right on equal keys (LeftKeys[i] = RightKeys[i],
+// NULL never equal) and an optional Residual over the joined row (left
+// columns, then right columns). It builds a hash table of the right input
+// and streams the left one. With no keys it is a nested-loop (cross) join.
+type HashJoin struct {
+	Left, Right         Operator
+	Type                JoinType
+	LeftKeys, RightKeys []expr.Expr
+	Residual            expr.Expr
+	Output              *arrow.Schema
+
+	ctx          context.Context
+	build        arrow.RecordBatch
+	table        map[string][]int32
+	rightMatched []bool
+	joined       *arrow.Schema // left + right, for the residual
+	leftDone     bool
+	tailDone     bool
+	pending      []arrow.RecordBatch
+}
+
+var _ Operator = (*HashJoin)(nil)
+
+func (j *HashJoin) Schema() *arrow.Schema { return j.Output }
+func (j *HashJoin) Children() []Operator  { return []Operator{j.Left, j.Right} }
+func (j *HashJoin) String() string {
+	var on []string
+	for i := range j.LeftKeys {
+		on = append(on, fmt.Sprintf("%s = %s", j.LeftKeys[i], j.RightKeys[i]))
+	}
+	if j.Residual != nil {
+		on = append(on, j.Residual.String())
+	}
+	if len(j.LeftKeys) == 0 {
+		return fmt.Sprintf("NestedLoopJoin %s on %s", j.Type, strings.Join(on, " AND "))
+	}
+	return fmt.Sprintf("HashJoin %s on %s", j.Type, strings.Join(on, " AND "))
+}
+
+func (j *HashJoin) Open(ctx context.Context) error {
+	if j.ctx != nil {
+		return nil
+	}
+	j.ctx = ctx
+	if err := j.Left.Open(ctx); err != nil {
+		return err
+	}
+	return j.Right.Open(ctx)
+}
+
+func (j *HashJoin) buildSide() error {
+	var batches []arrow.RecordBatch
+	defer func() {
+		for _, b := range batches {
+			b.Release()
+		}
+	}()
+	for {
+		b, err := j.Right.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		batches = append(batches, b)
+	}
+	rs := j.Right.Schema()
+	if len(batches) == 0 {
+		j.build = array.NewRecordBatch(rs, emptyColumns(j.ctx, rs), 0)
+	} else {
+		var err error
+		if j.build, err = concatBatches(j.ctx, rs, batches); err != nil {
+			return err
+		}
+	}
+	j.rightMatched = make([]bool, j.build.NumRows())
+	fields := append(append([]arrow.Field{}, j.Left.Schema().Fields()...), rs.Fields()...)
+	j.joined = arrow.NewSchema(fields, nil)
+	j.table = map[string][]int32{}
+	if len(j.RightKeys) == 0 {
+		return nil
+	}
+	writers, release, err := keyWriters(j.ctx, j.RightKeys, j.build)
+	if err != nil {
+		return err
+	}
+	defer release()
+	var buf []byte
+	for r := 0; r < int(j.build.NumRows()); r++ {
+		buf, ok := encodeKey(buf[:0], writers, r)
+		if !ok {
+			continue
+		}
+		j.table[string(buf)] = append(j.table[string(buf)], int32(r))
+	}
+	return nil
+}
+
+type colWriter struct {
+	col arrow.Array
+	w   keyWriter
+}
+
+func keyWriters(ctx context.Context, keys []expr.Expr, rec arrow.RecordBatch) ([]colWriter, func(), error) {
+	out := make([]colWriter, len(keys))
+	release := func() {
+		for _, c := range out {
+			if c.col != nil {
+				c.col.Release()
+			}
+		}
+	}
+	for i, k := range keys {
+		c, err := Eval(ctx, k, rec)
+		if err != nil {
+			release()
+			return nil, nil, err
+		}
+		out[i].col = c
+		if out[i].w, err = newKeyWriter(c); err != nil {
+			release()
+			return nil, nil, err
+		}
+	}
+	return out, release, nil
+}
+
+// encodeKey encodes row r's keys; false when any key is NULL.
+func encodeKey(buf []byte, ws []colWriter, r int) ([]byte, bool) {
+	for _, w := range ws {
+		if w.col.IsNull(r) {
+			return buf, false
+		}
+		buf = w.w(buf, r)
+	}
+	return buf, true
+}
+
+func emptyColumns(ctx context.Context, s *arrow.Schema) []arrow.Array {
+	cols := make([]arrow.Array, s.NumFields())
+	for i, f := range s.Fields() {
+		b := array.NewBuilder(allocator(ctx), f.Type)
+		cols[i] = b.NewArray()
+		b.Release()
+	}
+	return cols
+}
+
+func (j *HashJoin) Next() (arrow.RecordBatch, error) {
+	if j.build == nil {
+		if err := j.buildSide(); err != nil {
+			return nil, err
+		}
+	}
+	for {
+		if len(j.pending) > 0 {
+			r := j.pending[0]
+			j.pending = j.pending[1:]
+			return r, nil
+		}
+		if !j.leftDone {
+			in, err := j.Left.Next()
+			if err == io.EOF {
+				j.leftDone = true
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			out, err := j.probe(in)
+			in.Release()
+			if err != nil {
+				return nil, err
+			}
+			if out != nil && out.NumRows() > 0 {
+				return out, nil
+			}
+			if out != nil {
+				out.Release()
+			}
+			continue
+		}
+		if !j.tailDone {
+			j.tailDone = true
+			if j.Type == RightJoin || j.Type == FullJoin {
+				var rows []int32
+				for r, m := range j.rightMatched {
+					if !m {
+						rows = append(rows, int32(r))
+					}
+				}
+				if len(rows) > 0 {
+					lidx := make([]int32, len(rows))
+					for i := range lidx {
+						lidx[i] = -1
+					}
+					return j.assemble(nil, lidx, rows)
+				}
+			}
+		}
+		return nil, io.EOF
+	}
+}
+
+// probe joins one left batch.
+func (j *HashJoin) probe(in arrow.RecordBatch) (arrow.RecordBatch, error) {
+	n := int(in.NumRows())
+	var li, ri []int32
+	if len(j.LeftKeys) == 0 {
+		for l := 0; l < n; l++ {
+			for r := 0; r < int(j.build.NumRows()); r++ {
+				li, ri = append(li, int32(l)), append(ri, int32(r))
+			}
+		}
+	} else {
+		writers, release, err := keyWriters(j.ctx, j.LeftKeys, in)
+		if err != nil {
+			return nil, err
+		}
+		var buf []byte
+		for l := 0; l < n; l++ {
+			var ok bool
+			buf, ok = encodeKey(buf[:0], writers, l)
+			if !ok {
+				continue
+			}
+			for _, r := range j.table[string(buf)] {
+				li, ri = append(li, int32(l)), append(ri, r)
+			}
+		}
+		release()
+	}
+	if j.Residual != nil && len(li) > 0 {
+		pairs, err := j.assembleJoined(in, li, ri)
+		if err != nil {
+			return nil, err
+		}
+		mask, err := Eval(j.ctx, j.Residual, pairs)
+		pairs.Release()
+		if err != nil {
+			return nil, err
+		}
+		b := mask.(*array.Boolean)
+		k := 0
+		for i := range li {
+			if b.IsValid(i) && b.Value(i) {
+				li[k], ri[k] = li[i], ri[i]
+				k++
+			}
+		}
+		li, ri = li[:k], ri[:k]
+		mask.Release()
+	}
+	leftMatched := make([]bool, n)
+	for i := range li {
+		leftMatched[li[i]] = true
+		j.rightMatched[ri[i]] = true
+	}
+	switch j.Type {
+	case SemiJoin, AntiJoin:
+		var rows []int32
+		for l := 0; l < n; l++ {
+			if leftMatched[l] == (j.Type == SemiJoin) {
+				rows = append(rows, int32(l))
+			}
+		}
+		return j.takeLeft(in, rows)
+	case LeftJoin, FullJoin:
+		for l := 0; l < n; l++ {
+			if !leftMatched[l] {
+				li, ri = append(li, int32(l)), append(ri, -1)
+			}
+		}
+	}
+	return j.assemble(in, li, ri)
+}
+
+func (j *HashJoin) takeLeft(in arrow.RecordBatch, rows []int32) (arrow.RecordBatch, error) {
+	idx := indexArray(j.ctx, rows)
+	defer idx.Release()
+	cols := make([]arrow.Array, in.NumCols())
+	for i := range cols {
+		c, err := compute.TakeArray(j.ctx, in.Column(i), idx)
+		if err != nil {
+			releaseAll(cols[:i])
+			return nil, err
+		}
+		cols[i] = c
+	}
+	defer releaseAll(cols)
+	return array.NewRecordBatch(j.Output, cols, int64(len(rows))), nil
+}
+
+func releaseAll(as []arrow.Array) {
+	for _, a := range as {
+		if a != nil {
+			a.Release()
+		}
+	}
+}
+
+// indexArray builds Int32 take indices; -1 becomes NULL (a row of NULLs).
+func indexArray(ctx context.Context, rows []int32) arrow.Array {
+	b := array.NewInt32Builder(allocator(ctx))
+	defer b.Release()
+	b.Reserve(len(rows))
+	for _, r := range rows {
+		if r < 0 {
+			b.UnsafeAppendBoolToBitmap(false)
+		} else {
+			b.UnsafeAppend(r)
+		}
+	}
+	return b.NewArray()
+}
+
+func (j *HashJoin) assembleJoined(in arrow.RecordBatch, li, ri []int32) (arrow.RecordBatch, error) {
+	cols, err := j.gather(in, li, ri)
+	if err != nil {
+		return nil, err
+	}
+	defer releaseAll(cols)
+	return array.NewRecordBatch(j.joined, cols, int64(len(li))), nil
+}
+
+func (j *HashJoin) assemble(in arrow.RecordBatch, li, ri []int32) (arrow.RecordBatch, error) {
+	cols, err := j.gather(in, li, ri)
+	if err != nil {
+		return nil, err
+	}
+	defer releaseAll(cols)
+	return array.NewRecordBatch(j.Output, cols, int64(len(li))), nil
+}
+
+// gather takes left rows li (of in; -1 or in == nil for NULLs) and right
+// rows ri (-1 for NULLs) side by side.
+func (j *HashJoin) gather(in arrow.RecordBatch, li, ri []int32) ([]arrow.Array, error) {
+	ls, rs := j.Left.Schema(), j.Right.Schema()
+	cols := make([]arrow.Array, 0, ls.NumFields()+rs.NumFields())
+	lidx := indexArray(j.ctx, li)
+	defer lidx.Release()
+	ridx := indexArray(j.ctx, ri)
+	defer ridx.Release()
+	for i, f := range ls.Fields() {
+		if in == nil {
+			cols = append(cols, array.MakeArrayOfNull(allocator(j.ctx), f.Type, len(li)))
+			continue
+		}
+		c, err := compute.TakeArray(j.ctx, in.Column(i), lidx)
+		if err != nil {
+			releaseAll(cols)
+			return nil, err
+		}
+		cols = append(cols, c)
+	}
+	for i := range rs.Fields() {
+		c, err := compute.TakeArray(j.ctx, j.build.Column(i), ridx)
+		if err != nil {
+			releaseAll(cols)
+			return nil, err
+		}
+		cols = append(cols, c)
+	}
+	return cols, nil
+}
+
+func (j *HashJoin) Close() error {
+	for _, r := range j.pending {
+		r.Release()
+	}
+	j.pending = nil
+	if j.build != nil {
+		j.build.Release()
+		j.build = nil
+	}
+	return errorsJoin(j.Left.Close(), j.Right.Close())
+}
+
