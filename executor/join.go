@@ -408,4 +408,3 @@ func (j *HashJoin) Close() error {
 	}
 	return errorsJoin(j.Left.Close(), j.Right.Close())
 }
-

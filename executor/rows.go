@@ -195,4 +195,6 @@ func appendRow(b array.Builder, a arrow.Array, i int) error {
 }
 
 // newBuilder is array.NewBuilder, kept in one place.
-func newBuilder(mem memory.Allocator, t arrow.DataType) array.Builder { return array.NewBuilder(mem, t) }
+func newBuilder(mem memory.Allocator, t arrow.DataType) array.Builder {
+	return array.NewBuilder(mem, t)
+}
