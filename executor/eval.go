@@ -85,11 +85,15 @@ func evalDatum(ctx context.Context, e expr.Expr, batch arrow.RecordBatch) (compu
 			return nil, err
 		}
 		defer in.Release()
-		fn := "is_null"
-		if x.Negate {
-			fn = "is_valid"
+		isNull, err := compute.CallFunction(ctx, "is_null", nil, in)
+		if err != nil || !x.Negate {
+			return isNull, err
 		}
-		return compute.CallFunction(ctx, fn, nil, in)
+		// arrow-go has no is_valid, and its is_not_null reuses the input's
+		// validity bitmap without the input's offset (wrong on sliced
+		// batches): negate is_null instead.
+		defer isNull.Release()
+		return invert(ctx, isNull)
 	case *expr.Cast:
 		in, err := evalDatum(ctx, x.X, batch)
 		if err != nil {
@@ -104,6 +108,12 @@ func evalDatum(ctx context.Context, e expr.Expr, batch arrow.RecordBatch) (compu
 			return compute.NewDatum(v), nil
 		}
 		return compute.CastDatum(ctx, in, compute.SafeCastOptions(x.To))
+	case *expr.Arith:
+		return evalArith(ctx, x, batch)
+	case *expr.Case:
+		return evalCase(ctx, x, batch)
+	case *expr.Func:
+		return evalFunc(ctx, x, batch)
 	case *expr.In:
 		return evalIn(ctx, x, batch)
 	case *expr.Like:

@@ -233,31 +233,7 @@ func Walk(e Expr, fn func(Expr) bool) {
 	if e == nil || !fn(e) {
 		return
 	}
-	switch x := e.(type) {
-	case *Compare:
-		Walk(x.L, fn)
-		Walk(x.R, fn)
-	case *And:
-		for _, a := range x.Args {
-			Walk(a, fn)
-		}
-	case *Or:
-		for _, a := range x.Args {
-			Walk(a, fn)
-		}
-	case *Not:
-		Walk(x.X, fn)
-	case *IsNull:
-		Walk(x.X, fn)
-	case *In:
-		Walk(x.X, fn)
-		for _, a := range x.List {
-			Walk(a, fn)
-		}
-	case *Like:
-		Walk(x.X, fn)
-		Walk(x.Pattern, fn)
-	case *Cast:
-		Walk(x.X, fn)
+	for _, c := range Children(e) {
+		Walk(c, fn)
 	}
 }
