@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -207,8 +208,14 @@ func (l *Limit) String() string {
 func (l *Limit) Open(ctx context.Context) error { return l.Input.Open(ctx) }
 
 func (l *Limit) Next() (arrow.RecordBatch, error) {
+	// The planner passes N = MaxInt64 for OFFSET without LIMIT: saturate
+	// instead of overflowing Offset+N.
+	stop := l.Offset + l.N
+	if stop < l.Offset {
+		stop = math.MaxInt64
+	}
 	for {
-		if l.done || l.seen >= l.Offset+l.N {
+		if l.done || l.seen >= stop {
 			l.done = true
 			return nil, io.EOF
 		}
@@ -219,7 +226,7 @@ func (l *Limit) Next() (arrow.RecordBatch, error) {
 		start, end := l.seen, l.seen+in.NumRows()
 		l.seen = end
 		lo := max(l.Offset-start, 0)
-		hi := min(l.Offset+l.N-start, in.NumRows())
+		hi := min(stop-start, in.NumRows())
 		if lo >= hi {
 			in.Release()
 			continue
