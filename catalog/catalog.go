@@ -114,7 +114,7 @@ func Open(ctx context.Context, opts Options) (*Catalog, error) {
 		return nil, fmt.Errorf("%w: %q (want sqlite://, postgresql://, file:// or http(s)://)", ErrInvalidURI, uri)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open catalog %s: %w", redact(uri), err)
+		return nil, fmt.Errorf("open catalog %s: %w", Redact(uri), err)
 	}
 	return &Catalog{name: name, inner: inner}, nil
 }
@@ -143,7 +143,8 @@ type ownedSQL struct {
 
 func (o *ownedSQL) Close() error { return errors.Join(o.Catalog.Close(), o.db.Close()) }
 
-func redact(uri string) string {
+// Redact hides the password of a URI, for logs and messages.
+func Redact(uri string) string {
 	u, err := url.Parse(uri)
 	if err != nil || u.User == nil {
 		return uri

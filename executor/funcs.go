@@ -217,6 +217,7 @@ func init() {
 		"length":      fnLength,
 		"substring":   fnSubstring,
 		"concat":      fnConcat,
+		"textcat":     fnTextcat,
 		"replace":     fnReplace,
 		"split_part":  fnSplitPart,
 		"starts_with": fnStartsWith,
@@ -374,6 +375,20 @@ func fnConcat(ctx context.Context, args []arrow.Array, _ arrow.DataType, n int) 
 			}
 		}
 		b.Append(sb.String())
+	}
+	return b.NewArray(), nil
+}
+
+// fnTextcat is the || operator: NULL when either side is NULL.
+func fnTextcat(ctx context.Context, args []arrow.Array, out arrow.DataType, n int) (arrow.Array, error) {
+	b := array.NewStringBuilder(allocator(ctx))
+	defer b.Release()
+	for r := 0; r < n; r++ {
+		if anyNull(args, r) {
+			b.AppendNull()
+			continue
+		}
+		b.Append(args[0].ValueStr(r) + args[1].ValueStr(r))
 	}
 	return b.NewArray(), nil
 }

@@ -175,3 +175,40 @@ func Shift(e Expr, delta int) Expr {
 		return x
 	})
 }
+
+// WithChildren returns a copy of e whose direct sub-expressions are kids, in
+// the order Children lists them.
+func WithChildren(e Expr, kids []Expr) Expr {
+	switch x := e.(type) {
+	case *Compare:
+		return &Compare{Op: x.Op, L: kids[0], R: kids[1]}
+	case *And:
+		return &And{Args: kids}
+	case *Or:
+		return &Or{Args: kids}
+	case *Not:
+		return &Not{X: kids[0]}
+	case *IsNull:
+		return &IsNull{X: kids[0], Negate: x.Negate}
+	case *In:
+		return &In{X: kids[0], List: kids[1:], Negate: x.Negate}
+	case *Like:
+		return &Like{X: kids[0], Pattern: kids[1], Negate: x.Negate, Fold: x.Fold}
+	case *Cast:
+		return &Cast{X: kids[0], To: x.To}
+	case *Arith:
+		return &Arith{Op: x.Op, L: kids[0], R: kids[1], Type: x.Type}
+	case *Func:
+		return &Func{Name: x.Name, Args: kids, Type: x.Type}
+	case *Case:
+		c := &Case{Type: x.Type}
+		for i := 0; i+1 < len(kids) && len(c.Whens) < len(x.Whens); i += 2 {
+			c.Whens = append(c.Whens, When{Cond: kids[i], Then: kids[i+1]})
+		}
+		if x.Else != nil {
+			c.Else = kids[len(kids)-1]
+		}
+		return c
+	}
+	return e
+}

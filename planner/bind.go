@@ -28,20 +28,40 @@ func asParserError(err error) (*pgparser.Error, bool) {
 	return nil, false
 }
 
-// binder resolves names and types expressions against one input schema.
+// binder resolves names and types expressions against a scope.
 type binder struct {
-	schema     *arrow.Schema
-	qualifiers []string
+	sc         *scope
 	params     []scalar.Scalar
 	paramTypes map[int]arrow.DataType
 	maxParam   int
-	used       map[string]bool // dotted field paths referenced
-	usedAll    bool
+	now        time.Time
+	// used records, per FROM source, the field paths referenced; usedAll
+	// the sources whose every column is needed.
+	used    map[int]map[string]bool
+	usedAll map[int]bool
+	// aggOK allows aggregate calls (select list, HAVING, ORDER BY); where
+	// names the clause being bound, for errors.
+	aggOK bool
+	where string
+}
+
+func newBinder(sc *scope, params []scalar.Scalar, now time.Time) *binder {
+	return &binder{sc: sc, params: params, now: now, used: map[int]map[string]bool{}, usedAll: map[int]bool{}}
 }
 
 type selectItem struct {
 	name string
 	e    expr.Expr
+}
+
+func (b *binder) use(c scopeCol, path string) {
+	if c.src < 0 {
+		return
+	}
+	if b.used[c.src] == nil {
+		b.used[c.src] = map[string]bool{}
+	}
+	b.used[c.src][path] = true
 }
 
 func (b *binder) selectList(targets []*pg.Node) ([]selectItem, error) {
@@ -53,13 +73,23 @@ func (b *binder) selectList(targets []*pg.Node) ([]selectItem, error) {
 		}
 		val := rt.GetVal()
 		if cr := val.GetColumnRef(); cr != nil {
-			if star, ok := b.star(cr); ok {
-				if !star {
-					return nil, invalid("bad use of *")
+			if fs := cr.GetFields(); len(fs) > 0 && fs[len(fs)-1].GetAStar() != nil {
+				var qual string
+				for _, f := range fs[:len(fs)-1] {
+					qual += "." + f.GetString_().GetSval()
 				}
-				b.usedAll = true
-				for i, f := range b.schema.Fields() {
-					items = append(items, selectItem{name: f.Name, e: &expr.Column{Index: i, Name: f.Name, Type: f.Type}})
+				qual = strings.TrimPrefix(qual, ".")
+				if qual != "" && !b.sc.hasQualifier(qual) {
+					return nil, invalid("%s.* names no table of the FROM clause", qual)
+				}
+				for i, c := range b.sc.cols {
+					if qual != "" && !qualifies(c, qual) {
+						continue
+					}
+					if c.src >= 0 {
+						b.usedAll[c.src] = true
+					}
+					items = append(items, selectItem{name: c.field.Name, e: &expr.Column{Index: i, Name: c.field.Name, Type: c.field.Type}})
 				}
 				continue
 			}
@@ -70,29 +100,14 @@ func (b *binder) selectList(targets []*pg.Node) ([]selectItem, error) {
 		}
 		name := rt.GetName()
 		if name == "" {
-			name = defaultName(val, e)
+			name = defaultName(val)
 		}
 		items = append(items, selectItem{name: name, e: e})
 	}
 	return items, nil
 }
 
-// star reports whether a column ref is * or qualifier.*.
-func (b *binder) star(cr *pg.ColumnRef) (bool, bool) {
-	fs := cr.GetFields()
-	if len(fs) == 0 || fs[len(fs)-1].GetAStar() == nil {
-		return false, false
-	}
-	if len(fs) == 1 {
-		return true, true
-	}
-	if len(fs) == 2 && b.isQualifier(fs[0].GetString_().GetSval()) {
-		return true, true
-	}
-	return false, true
-}
-
-func defaultName(n *pg.Node, e expr.Expr) string {
+func defaultName(n *pg.Node) string {
 	switch {
 	case n.GetColumnRef() != nil:
 		fs := n.GetColumnRef().GetFields()
@@ -103,97 +118,47 @@ func defaultName(n *pg.Node, e expr.Expr) string {
 			return s.GetSval()
 		}
 	case n.GetTypeCast() != nil:
-		return defaultName(n.GetTypeCast().GetArg(), e)
+		if inner := defaultName(n.GetTypeCast().GetArg()); inner != "?column?" {
+			return inner
+		}
+		if tn := n.GetTypeCast().GetTypeName().GetNames(); len(tn) > 0 {
+			return tn[len(tn)-1].GetString_().GetSval()
+		}
+	case n.GetFuncCall() != nil:
+		fn := n.GetFuncCall().GetFuncname()
+		name := fn[len(fn)-1].GetString_().GetSval()
+		if name == "date_part" || name == "extract" {
+			return "extract"
+		}
+		return name
+	case n.GetCaseExpr() != nil:
+		return "case"
+	case n.GetCoalesceExpr() != nil:
+		return "coalesce"
 	}
 	return "?column?"
 }
 
-func (b *binder) isQualifier(s string) bool {
-	for _, q := range b.qualifiers {
-		if strings.EqualFold(q, s) {
-			return true
-		}
+func (b *binder) column(names []string, loc int32) (expr.Expr, error) {
+	col, sc, err := b.sc.resolve(names, loc)
+	if err != nil {
+		return nil, err
 	}
-	return false
-}
-
-// column resolves a dotted name: an optional table qualifier, a column and
-// struct fields below it.
-func (b *binder) column(names []string, loc int32) (*expr.Column, error) {
-	if len(names) > 1 && b.isQualifier(names[0]) {
-		if _, _, ok := findField(b.schema.Fields(), names[0]); !ok {
-			names = names[1:]
-		}
-	}
-	if len(names) > 2 && b.isQualifier(strings.Join(names[:2], ".")) {
-		names = names[2:]
-	}
-	fields := b.schema.Fields()
-	idx, f, ok := findField(fields, names[0])
-	if !ok {
-		return nil, b.noColumn(names[0], loc)
-	}
-	col := &expr.Column{Index: idx, Type: f.Type}
-	path := []string{f.Name}
-	for _, n := range names[1:] {
-		st, isStruct := f.Type.(*arrow.StructType)
-		if !isStruct {
-			return nil, invalid("%s is of type %s, not a struct: cannot select field %q", strings.Join(path, "."), f.Type, n)
-		}
-		i, cf, ok := findField(st.Fields(), n)
-		if !ok {
-			return nil, fmt.Errorf("%w: %s.%s", ErrNoSuchColumn, strings.Join(path, "."), n)
-		}
-		col.Path = append(col.Path, i)
-		f = cf
-		path = append(path, cf.Name)
-	}
-	col.Type = f.Type
-	col.Name = strings.Join(path, ".")
-	b.used[col.Name] = true
+	b.use(sc, col.Name)
 	return col, nil
 }
 
-func (b *binder) noColumn(name string, loc int32) error {
-	var names []string
-	for _, f := range b.schema.Fields() {
-		names = append(names, f.Name)
-	}
-	return fmt.Errorf("%w: %q at position %d (columns: %s)", ErrNoSuchColumn, name, loc+1, strings.Join(names, ", "))
-}
-
-func findField(fields []arrow.Field, name string) (int, arrow.Field, bool) {
-	for i, f := range fields {
-		if f.Name == name {
-			return i, f, true
-		}
-	}
-	found := -1
-	for i, f := range fields {
-		if strings.EqualFold(f.Name, name) {
-			if found >= 0 {
-				return 0, arrow.Field{}, false
-			}
-			found = i
-		}
-	}
-	if found < 0 {
-		return 0, arrow.Field{}, false
-	}
-	return found, fields[found], true
-}
-
-// neededFields lists the field paths a scan must read; nil means all.
-func (b *binder) neededFields(full *arrow.Schema) []string {
-	if b.usedAll {
+// neededFields lists the field paths a scan of source src must read; nil
+// means all of them.
+func (b *binder) neededFields(src int, full *arrow.Schema) []string {
+	if b.usedAll[src] {
 		return nil
 	}
 	var out []string
-	for p := range b.used {
+	for p := range b.used[src] {
 		out = append(out, p)
 	}
 	slices.Sort(out)
-	// Drop paths covered by a selected ancestor.
 	var kept []string
 	for _, p := range out {
 		covered := false
@@ -207,8 +172,8 @@ func (b *binder) neededFields(full *arrow.Schema) []string {
 		}
 	}
 	if len(kept) == 0 && full.NumFields() > 0 {
-		// Nothing referenced (SELECT 1 FROM t): read the narrowest column to
-		// learn row counts.
+		// Nothing referenced (SELECT count(*) FROM t): read the first
+		// column to learn row counts.
 		return []string{full.Field(0).Name}
 	}
 	return kept
@@ -221,7 +186,7 @@ func (b *binder) valueExpr(n *pg.Node) (expr.Expr, error) {
 		var names []string
 		for _, f := range cr.GetFields() {
 			if f.GetAStar() != nil {
-				return nil, invalid("* is only allowed as a whole select item")
+				return nil, invalid("* is only allowed as a whole select item or in count(*)")
 			}
 			names = append(names, f.GetString_().GetSval())
 		}
@@ -254,6 +219,9 @@ func (b *binder) valueExpr(n *pg.Node) (expr.Expr, error) {
 		if err != nil {
 			return nil, err
 		}
+		if pr := tc.GetArg().GetParamRef(); pr != nil {
+			return b.param(int(pr.GetNumber()), to)
+		}
 		inner, err := b.valueExpr(tc.GetArg())
 		if err != nil {
 			return nil, err
@@ -262,22 +230,25 @@ func (b *binder) valueExpr(n *pg.Node) (expr.Expr, error) {
 	case n.GetBoolExpr() != nil, n.GetNullTest() != nil:
 		return b.boolExpr(n)
 	case n.GetAExpr() != nil:
-		return b.boolExpr(n)
+		return b.aExpr(n.GetAExpr())
 	case n.GetFuncCall() != nil:
-		fc := n.GetFuncCall()
-		var parts []string
-		for _, f := range fc.GetFuncname() {
-			parts = append(parts, f.GetString_().GetSval())
+		return b.funcCall(n.GetFuncCall())
+	case n.GetCaseExpr() != nil:
+		return b.caseExpr(n.GetCaseExpr())
+	case n.GetCoalesceExpr() != nil:
+		return b.variadic("coalesce", n.GetCoalesceExpr().GetArgs())
+	case n.GetMinMaxExpr() != nil:
+		name := "greatest"
+		if n.GetMinMaxExpr().GetOp() == pg.MinMaxOp_IS_LEAST {
+			name = "least"
 		}
-		return nil, unsupported("function %s()", strings.Join(parts, "."))
+		return b.variadic(name, n.GetMinMaxExpr().GetArgs())
+	case n.GetSqlvalueFunction() != nil:
+		return b.sqlValueFunction(n.GetSqlvalueFunction())
 	case n.GetSubLink() != nil:
 		return nil, unsupported("subquery")
-	case n.GetCaseExpr() != nil:
-		return nil, unsupported("CASE")
-	case n.GetCoalesceExpr() != nil:
-		return nil, unsupported("COALESCE")
-	case n.GetSqlvalueFunction() != nil:
-		return nil, unsupported("SQL value function (CURRENT_DATE, CURRENT_TIMESTAMP, ...)")
+	case n.GetBooleanTest() != nil:
+		return nil, unsupported("IS [NOT] TRUE/FALSE/UNKNOWN")
 	}
 	return nil, unsupported("expression %s", stmtName(n))
 }
@@ -386,6 +357,10 @@ func (b *binder) aExpr(a *pg.A_Expr) (expr.Expr, error) {
 	op := opName(a)
 	switch a.GetKind() {
 	case pg.A_Expr_Kind_AEXPR_OP:
+		switch op {
+		case "+", "-", "*", "/", "%", "||":
+			return b.arith(op, a.GetLexpr(), a.GetRexpr())
+		}
 		cmp, ok := map[string]expr.CmpOp{"=": expr.Eq, "<>": expr.NotEq, "!=": expr.NotEq, "<": expr.Lt, "<=": expr.LtEq, ">": expr.Gt, ">=": expr.GtEq}[op]
 		if !ok {
 			return nil, unsupported("operator %s", op)
@@ -455,6 +430,20 @@ func (b *binder) aExpr(a *pg.A_Expr) (expr.Expr, error) {
 			return nil, unsupported("LIKE with a non-constant pattern")
 		}
 		return &expr.Like{X: x, Pattern: pat, Negate: strings.HasPrefix(op, "!"), Fold: a.GetKind() == pg.A_Expr_Kind_AEXPR_ILIKE}, nil
+	case pg.A_Expr_Kind_AEXPR_NULLIF:
+		l, err := b.valueExpr(a.GetLexpr())
+		if err != nil {
+			return nil, err
+		}
+		r, err := b.operand(a.GetRexpr(), l.DataType())
+		if err != nil {
+			return nil, err
+		}
+		ul, ur, err := b.unifyPair(l, r)
+		if err != nil {
+			return nil, err
+		}
+		return &expr.Func{Name: "nullif", Args: []expr.Expr{ul, ur}, Type: ul.DataType()}, nil
 	case pg.A_Expr_Kind_AEXPR_DISTINCT, pg.A_Expr_Kind_AEXPR_NOT_DISTINCT:
 		return nil, unsupported("IS [NOT] DISTINCT FROM")
 	case pg.A_Expr_Kind_AEXPR_SIMILAR:
@@ -855,12 +844,12 @@ func (b *binder) intConst(n *pg.Node, what string) (int64, error) {
 
 // planConstant plans a SELECT without FROM (SELECT 1, used by clients to
 // check a connection).
-func (b *binder) planConstant(sel *pg.SelectStmt, limit, offset int64) (*Query, error) {
+func (p *Planner) planConstant(sel *pg.SelectStmt, req Request, now time.Time, limit, offset int64) (*Query, error) {
 	if sel.GetWhereClause() != nil {
 		return nil, unsupported("WHERE without FROM")
 	}
-	b.schema = arrow.NewSchema(nil, nil)
-	b.used = map[string]bool{}
+	b := newBinder(&scope{}, req.Params, now)
+	b.where = "a SELECT without FROM"
 	items, err := b.selectList(sel.GetTargetList())
 	if err != nil {
 		return nil, err
@@ -870,7 +859,7 @@ func (b *binder) planConstant(sel *pg.SelectStmt, limit, offset int64) (*Query, 
 			items[i].e = &expr.Literal{Value: scalar.MakeNullScalar(arrow.BinaryTypes.String)}
 		}
 	}
-	out := outputSchema(items, b.schema)
+	out := outputSchema(items, arrow.NewSchema(nil, nil))
 	exprs := make([]expr.Expr, len(items))
 	for i, it := range items {
 		exprs[i] = it.e

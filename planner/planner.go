@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
@@ -17,8 +18,6 @@ import (
 	"github.com/lakeflight/lakeflight/catalog"
 	"github.com/lakeflight/lakeflight/executor"
 	"github.com/lakeflight/lakeflight/expr"
-	"github.com/lakeflight/lakeflight/pruning"
-	"github.com/lakeflight/lakeflight/scan"
 )
 
 // Options tune planning.
@@ -69,6 +68,9 @@ type Request struct {
 	// Snapshots pins table snapshots (by Query.Snapshots keys) so that a plan
 	// made again for execution reads what the first plan read.
 	Snapshots map[string]int64
+	// Now is the statement time for now() and current_date; zero for the
+	// current time. Plans made again for execution pass the first one's.
+	Now time.Time
 }
 
 // Query is a planned statement.
@@ -131,8 +133,7 @@ func (p *Planner) planSelectNode(ctx context.Context, node *pg.Node, req Request
 	if sel == nil {
 		return nil, unsupported("statement %s (lakeflight serves read-only SELECT queries)", stmtName(node))
 	}
-	b := &binder{params: req.Params}
-	return p.planSelect(ctx, sel, req, b)
+	return p.planSelect(ctx, sel, req)
 }
 
 func stmtName(n *pg.Node) string {
@@ -166,160 +167,6 @@ func syntaxError(err error) error {
 		msg, pos = e.Message, e.Cursorpos
 	}
 	return &SyntaxError{Msg: msg, Pos: pos}
-}
-
-func (p *Planner) planSelect(ctx context.Context, sel *pg.SelectStmt, req Request, b *binder) (*Query, error) {
-	switch {
-	case sel.GetOp() != pg.SetOperation_SETOP_NONE && sel.GetOp() != pg.SetOperation_SET_OPERATION_UNDEFINED:
-		return nil, unsupported("%s", strings.TrimPrefix(sel.GetOp().String(), "SETOP_"))
-	case sel.GetWithClause() != nil:
-		return nil, unsupported("WITH (common table expressions)")
-	case len(sel.GetValuesLists()) > 0:
-		return nil, unsupported("VALUES lists")
-	case len(sel.GetDistinctClause()) > 0:
-		return nil, unsupported("SELECT DISTINCT")
-	case len(sel.GetGroupClause()) > 0:
-		return nil, unsupported("GROUP BY")
-	case sel.GetHavingClause() != nil:
-		return nil, unsupported("HAVING")
-	case len(sel.GetWindowClause()) > 0:
-		return nil, unsupported("WINDOW")
-	case len(sel.GetSortClause()) > 0:
-		return nil, unsupported("ORDER BY")
-	case sel.GetIntoClause() != nil:
-		return nil, unsupported("SELECT INTO")
-	case len(sel.GetLockingClause()) > 0:
-		return nil, unsupported("FOR UPDATE/SHARE")
-	}
-	limit, offset, err := b.limits(sel)
-	if err != nil {
-		return nil, err
-	}
-	from := sel.GetFromClause()
-	if len(from) > 1 {
-		return nil, unsupported("JOIN (more than one table in FROM)")
-	}
-	if len(from) == 0 {
-		return b.planConstant(sel, limit, offset)
-	}
-	rv := from[0].GetRangeVar()
-	if rv == nil {
-		switch {
-		case from[0].GetJoinExpr() != nil:
-			return nil, unsupported("JOIN")
-		case from[0].GetRangeSubselect() != nil:
-			return nil, unsupported("subquery in FROM")
-		case from[0].GetRangeFunction() != nil:
-			return nil, unsupported("table function in FROM")
-		}
-		return nil, unsupported("FROM item %s", stmtName(from[0]))
-	}
-	tbl, ident, err := p.resolveTable(ctx, rv, req.Session)
-	if err != nil {
-		return nil, err
-	}
-	key := strings.Join(ident, ".")
-	full, err := catalog.ArrowSchema(tbl.Schema())
-	if err != nil {
-		return nil, err
-	}
-	alias := rv.GetRelname()
-	if a := rv.GetAlias(); a != nil && a.GetAliasname() != "" {
-		alias = a.GetAliasname()
-	}
-	b.qualifiers = []string{alias, rv.GetRelname(), key}
-
-	// First pass: resolve against the whole table to learn which columns
-	// are needed and to report unknown names.
-	b.schema = full
-	b.used = map[string]bool{}
-	b.usedAll = false
-	items, err := b.selectList(sel.GetTargetList())
-	if err != nil {
-		return nil, err
-	}
-	var where expr.Expr
-	if w := sel.GetWhereClause(); w != nil {
-		if where, err = b.boolExpr(w); err != nil {
-			return nil, err
-		}
-	}
-
-	fields := b.neededFields(full)
-	sreq := scan.Request{
-		Table:       tbl,
-		SnapshotID:  req.Snapshots[key],
-		Fields:      fields,
-		BatchSize:   p.opts.BatchSize,
-		Concurrency: p.opts.ScanConcurrency,
-	}
-	push := pruning.Translate(where)
-	sreq.Filter = push.Filter
-	if push.Residual == nil && limit >= 0 {
-		sreq.Limit = limit + max(offset, 0)
-	}
-	plan, err := scan.NewPlan(ctx, sreq)
-	if err != nil {
-		return nil, err
-	}
-
-	// Second pass: bind against the scan's (pruned) output schema.
-	b.schema = plan.Schema()
-	b.used = map[string]bool{}
-	b.paramTypes = nil
-	items, err = b.selectList(sel.GetTargetList())
-	if err != nil {
-		return nil, err
-	}
-	var residual expr.Expr
-	if where != nil {
-		w, err := b.boolExpr(sel.GetWhereClause())
-		if err != nil {
-			return nil, err
-		}
-		residual = pruning.Translate(w).Residual
-	}
-
-	out := outputSchema(items, plan.Schema())
-	exprs := make([]expr.Expr, len(items))
-	for i, it := range items {
-		exprs[i] = it.e
-	}
-	label := key
-	build := func(part, parts int) executor.Operator {
-		var op executor.Operator = &executor.Scan{Plan: plan, Tasks: plan.Part(part, parts), Label: label}
-		if residual != nil {
-			op = &executor.Filter{Input: op, Predicate: residual}
-		}
-		if !identity(exprs, plan.Schema(), out) {
-			op = &executor.Project{Input: op, Exprs: exprs, Output: out}
-		}
-		if limit >= 0 || offset > 0 {
-			n := limit
-			if n < 0 {
-				n = 1<<63 - 1
-			}
-			op = &executor.Limit{Input: op, N: n, Offset: max(offset, 0)}
-		}
-		return op
-	}
-	parts := 1
-	if limit < 0 && offset <= 0 {
-		parts = max(1, min(p.opts.MaxParts, plan.NumTasks()))
-	}
-	q := &Query{
-		Schema:     out,
-		ParamTypes: b.paramTypeList(),
-		Parts:      parts,
-		Snapshots:  map[string]int64{key: plan.SnapshotID()},
-		Source:     catalog.ColumnSource{Catalog: p.cat.Name(), Schema: catalog.JoinNamespace(ident[:len(ident)-1]), Table: ident[len(ident)-1]},
-		build:      build,
-		root:       func() executor.Operator { return build(0, 1) },
-	}
-	if err := b.checkParams(); err != nil {
-		return nil, err
-	}
-	return q, nil
 }
 
 // identity reports whether the projection passes the input through as is.

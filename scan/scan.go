@@ -275,3 +275,20 @@ func (p *Plan) Describe() string {
 	}
 	return fmt.Sprintf("snapshot=%d files=%d records=%d filter=%s", p.snapshotID, p.Stats.DataFiles, p.Stats.RecordCount, f)
 }
+
+// ProjectedSchema is the Arrow schema a scan of fields (nil for all) at a
+// snapshot (0 for the current one) yields, without reading any manifest.
+func ProjectedSchema(tbl *table.Table, snapshotID int64, fields []string) (*arrow.Schema, error) {
+	opts := []table.ScanOption{table.WithCaseSensitive(true)}
+	if fields != nil {
+		opts = append(opts, table.WithSelectedFields(fields...))
+	}
+	if snapshotID != 0 {
+		opts = append(opts, table.WithSnapshotID(snapshotID))
+	}
+	proj, err := tbl.Scan(opts...).Projection()
+	if err != nil {
+		return nil, fmt.Errorf("scan %s: %w", strings.Join(tbl.Identifier(), "."), err)
+	}
+	return catalog.ArrowSchema(proj)
+}

@@ -39,6 +39,8 @@ func toStatus(err error) error {
 		code = codes.DeadlineExceeded
 	case errors.Is(err, planner.ErrSyntax), errors.Is(err, planner.ErrInvalid),
 		errors.Is(err, executor.ErrUnboundParam), errors.Is(err, errBadRequest),
+		errors.Is(err, executor.ErrDivisionByZero), errors.Is(err, executor.ErrOverflow),
+		errors.Is(err, executor.ErrFunction), errors.Is(err, executor.ErrUnsupportedType),
 		errors.Is(err, catalog.ErrInvalidURI):
 		code = codes.InvalidArgument
 	case errors.Is(err, planner.ErrUnsupported), errors.Is(err, errUnimplemented):

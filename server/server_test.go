@@ -226,19 +226,39 @@ func TestErrorsKeepServing(t *testing.T) {
 		{"SELECT * FROM mall.nope", codes.NotFound, "mall.nope"},
 		{"SELECT * FROM nowhere.shops", codes.NotFound, "nowhere"},
 		{"SELECT nope FROM mall.shops", codes.NotFound, `"nope"`},
-		{"SELECT shop_code FROM mall.shops ORDER BY shop_code", codes.Unimplemented, "ORDER BY"},
-		{"SELECT count(*) FROM mall.shops", codes.Unimplemented, "count"},
+		{"SELECT shop_code, row_number() OVER (ORDER BY shop_code) FROM mall.shops", codes.Unimplemented, "window function row_number"},
+		{"SELECT shop_code FROM mall.shops UNION SELECT shop_code FROM mall.shops", codes.Unimplemented, "UNION"},
+		{"SELECT count(*) FROM mall.shops WHERE count(*) > 1", codes.InvalidArgument, "not allowed in WHERE"},
+		{"SELECT shop_name, count(*) FROM mall.shops GROUP BY category", codes.InvalidArgument, "shop_name must appear in the GROUP BY"},
+		{"SELECT shop_nme FROM mall.shops", codes.NotFound, `did you mean "shop_name"`},
+		{"SELECT floor / 0 FROM mall.shops", codes.InvalidArgument, "division by zero"},
 		{"INSERT INTO mall.shops VALUES ('x')", codes.Unimplemented, "INSERT"},
-		{"SELECT * FROM mall.shops s JOIN mall.device_places d ON true", codes.Unimplemented, "JOIN"},
+		{"SELECT * FROM mall.shops WHERE shop_code IN (SELECT shop_code FROM mall.shops)", codes.Unimplemented, "subquery"},
 		{"SELECT * FROM mall.shops WHERE floor = 'high'", codes.InvalidArgument, "high"},
 	}
 	for _, tc := range cases {
-		_, err := c.Execute(ctx, tc.sql)
+		info, err := c.Execute(ctx, tc.sql)
+		if err == nil {
+			// Errors found while executing arrive on DoGet.
+			for _, ep := range info.Endpoint {
+				rdr, derr := c.DoGet(ctx, ep.Ticket)
+				if derr == nil {
+					for rdr.Next() {
+					}
+					derr = rdr.Err()
+					rdr.Release()
+				}
+				if derr != nil {
+					err = derr
+					break
+				}
+			}
+		}
 		st, _ := status.FromError(err)
 		if st.Code() != tc.code || !strings.Contains(st.Message(), tc.want) {
 			t.Errorf("%s: got %v %q, want %v containing %q", tc.sql, st.Code(), st.Message(), tc.code, tc.want)
 		}
-		info, err := c.Execute(ctx, "SELECT shop_code FROM mall.shops")
+		info, err = c.Execute(ctx, "SELECT shop_code FROM mall.shops")
 		if err != nil {
 			t.Fatalf("after %q: %v", tc.sql, err)
 		}

@@ -217,7 +217,7 @@ func serve(ctx context.Context, args []string) error {
 		scheme = "grpc+tls"
 	}
 	addr := lis.Addr().String()
-	fmt.Printf("lakeflight %s listening on %s://%s (catalog %q at %s)\n", version, scheme, addr, cat.Name(), uri)
+	fmt.Printf("lakeflight %s listening on %s://%s (catalog %q at %s)\n", version, scheme, addr, cat.Name(), catalog.Redact(uri))
 	fmt.Print(connectHints(addr, opts.TLS != nil, opts.AuthEnabled()))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()

@@ -1,0 +1,792 @@
+package planner
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/iceberg-go/table"
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/lakeflight/lakeflight/catalog"
+	"github.com/lakeflight/lakeflight/executor"
+	"github.com/lakeflight/lakeflight/expr"
+	"github.com/lakeflight/lakeflight/pruning"
+	"github.com/lakeflight/lakeflight/scan"
+)
+
+// source is one table of a FROM clause.
+type source struct {
+	tbl    *table.Table
+	ident  table.Identifier
+	key    string // dotted identifier, the key of Query.Snapshots
+	alias  string
+	snap   int64
+	full   *arrow.Schema // every column
+	schema *arrow.Schema // the columns the query reads (second pass)
+	fields []string      // field paths read; nil for all
+	quals  []string
+}
+
+// rel is a node of the FROM tree: a table or a join of two subtrees. Its
+// columns are the contiguous range [lo, hi) of the FROM scope.
+type rel struct {
+	src         int // for a table, else -1
+	left, right *rel
+	jt          executor.JoinType
+	on          *pg.Node
+	using       []string
+	lo, hi      int
+}
+
+// fromClause resolves the tables of FROM into sources and a join tree. Items
+// separated by commas are cross joins, left to right.
+func (p *Planner) fromClause(ctx context.Context, items []*pg.Node, req Request) (*rel, []*source, error) {
+	var srcs []*source
+	var build func(n *pg.Node) (*rel, error)
+	build = func(n *pg.Node) (*rel, error) {
+		switch {
+		case n.GetRangeVar() != nil:
+			rv := n.GetRangeVar()
+			tbl, ident, err := p.resolveTable(ctx, rv, req.Session)
+			if err != nil {
+				return nil, err
+			}
+			key := strings.Join(ident, ".")
+			full, err := catalog.ArrowSchema(tbl.Schema())
+			if err != nil {
+				return nil, err
+			}
+			alias := ident[len(ident)-1]
+			quals := []string{alias, key}
+			if a := rv.GetAlias(); a != nil && a.GetAliasname() != "" {
+				alias = a.GetAliasname()
+				if len(a.GetColnames()) > 0 {
+					return nil, unsupported("column aliases in FROM (%s(...))", alias)
+				}
+				quals = []string{alias}
+			}
+			srcs = append(srcs, &source{tbl: tbl, ident: ident, key: key, alias: alias, snap: req.Snapshots[key], full: full, quals: quals})
+			return &rel{src: len(srcs) - 1}, nil
+		case n.GetJoinExpr() != nil:
+			je := n.GetJoinExpr()
+			if je.GetIsNatural() {
+				return nil, unsupported("NATURAL JOIN")
+			}
+			l, err := build(je.GetLarg())
+			if err != nil {
+				return nil, err
+			}
+			r, err := build(je.GetRarg())
+			if err != nil {
+				return nil, err
+			}
+			out := &rel{src: -1, left: l, right: r, on: je.GetQuals()}
+			switch je.GetJointype() {
+			case pg.JoinType_JOIN_INNER:
+				out.jt = executor.InnerJoin
+			case pg.JoinType_JOIN_LEFT:
+				out.jt = executor.LeftJoin
+			case pg.JoinType_JOIN_RIGHT:
+				out.jt = executor.RightJoin
+			case pg.JoinType_JOIN_FULL:
+				out.jt = executor.FullJoin
+			default:
+				return nil, unsupported("join type %s", je.GetJointype())
+			}
+			for _, u := range je.GetUsingClause() {
+				out.using = append(out.using, u.GetString_().GetSval())
+			}
+			if je.GetAlias() != nil {
+				return nil, unsupported("an alias on a JOIN")
+			}
+			return out, nil
+		case n.GetRangeSubselect() != nil:
+			return nil, unsupported("subquery in FROM")
+		case n.GetRangeFunction() != nil:
+			return nil, unsupported("table function in FROM")
+		}
+		return nil, unsupported("FROM item %s", stmtName(n))
+	}
+	var root *rel
+	for _, it := range items {
+		r, err := build(it)
+		if err != nil {
+			return nil, nil, err
+		}
+		if root == nil {
+			root = r
+		} else {
+			root = &rel{src: -1, left: root, right: r, jt: executor.InnerJoin}
+		}
+	}
+	return root, srcs, nil
+}
+
+// layout assigns column ranges to the FROM tree for the given per-source
+// schemas and returns the scope of all columns.
+func layout(r *rel, srcs []*source, schemaOf func(*source) *arrow.Schema) *scope {
+	sc := &scope{}
+	var walk func(r *rel)
+	walk = func(r *rel) {
+		r.lo = len(sc.cols)
+		if r.src >= 0 {
+			s := srcs[r.src]
+			for _, f := range schemaOf(s).Fields() {
+				sc.cols = append(sc.cols, scopeCol{src: r.src, quals: s.quals, field: f})
+			}
+		} else {
+			walk(r.left)
+			walk(r.right)
+			if r.jt == executor.LeftJoin || r.jt == executor.FullJoin {
+				makeNullable(sc, r.right.lo, r.right.hi)
+			}
+			if r.jt == executor.RightJoin || r.jt == executor.FullJoin {
+				makeNullable(sc, r.left.lo, r.left.hi)
+			}
+		}
+		r.hi = len(sc.cols)
+	}
+	walk(r)
+	return sc
+}
+
+func makeNullable(sc *scope, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		sc.cols[i].field.Nullable = true
+	}
+}
+
+// sub is the scope of the columns of r, indexed from 0.
+func sub(sc *scope, r *rel) *scope { return &scope{cols: sc.cols[r.lo:r.hi]} }
+
+// bound is a SELECT bound against one scope.
+type bound struct {
+	items  []selectItem
+	where  expr.Expr
+	on     map[*rel]expr.Expr // join conditions, over the join's own columns
+	groups []expr.Expr
+	having expr.Expr
+	order  []orderItem
+	agg    bool
+}
+
+type orderItem struct {
+	pos        int       // output column, or -1
+	e          expr.Expr // otherwise, over the pre-projection scope
+	desc       bool
+	nullsFirst bool
+}
+
+func (p *Planner) bindSelect(b *binder, sel *pg.SelectStmt, root *rel) (*bound, error) {
+	out := &bound{on: map[*rel]expr.Expr{}}
+	var err error
+	// Join conditions.
+	var bindOn func(r *rel) error
+	bindOn = func(r *rel) error {
+		if r.src >= 0 {
+			return nil
+		}
+		if err := bindOn(r.left); err != nil {
+			return err
+		}
+		if err := bindOn(r.right); err != nil {
+			return err
+		}
+		full := b.sc
+		b.sc = sub(full, r)
+		defer func() { b.sc = full }()
+		b.where = "JOIN conditions"
+		var conds []expr.Expr
+		for _, u := range r.using {
+			l, lc, err := (&scope{cols: full.cols[r.left.lo:r.left.hi]}).resolve([]string{u}, 0)
+			if err != nil {
+				return fmt.Errorf("USING (%s): %w", u, err)
+			}
+			rr, rc, err := (&scope{cols: full.cols[r.right.lo:r.right.hi]}).resolve([]string{u}, 0)
+			if err != nil {
+				return fmt.Errorf("USING (%s): %w", u, err)
+			}
+			b.use(lc, l.Name)
+			b.use(rc, rr.Name)
+			rr.Index += r.right.lo - r.lo
+			l.Index += r.left.lo - r.lo
+			lu, ru, err := b.unifyPair(l, rr)
+			if err != nil {
+				return err
+			}
+			conds = append(conds, &expr.Compare{Op: expr.Eq, L: lu, R: ru})
+		}
+		if r.on != nil {
+			e, err := b.boolExpr(r.on)
+			if err != nil {
+				return err
+			}
+			conds = append(conds, e)
+		}
+		if len(conds) > 0 {
+			out.on[r] = expr.AndOf(conds)
+		}
+		return nil
+	}
+	if err := bindOn(root); err != nil {
+		return nil, err
+	}
+	if w := sel.GetWhereClause(); w != nil {
+		b.where = "WHERE"
+		if out.where, err = b.boolExpr(w); err != nil {
+			return nil, err
+		}
+	}
+	b.aggOK, b.where = true, "the select list"
+	if out.items, err = b.selectList(sel.GetTargetList()); err != nil {
+		return nil, err
+	}
+	b.aggOK, b.where = false, "GROUP BY"
+	for _, g := range sel.GetGroupClause() {
+		e, err := b.groupItem(g, sel.GetTargetList(), out.items)
+		if err != nil {
+			return nil, err
+		}
+		out.groups = append(out.groups, e)
+	}
+	b.aggOK, b.where = true, "HAVING"
+	if h := sel.GetHavingClause(); h != nil {
+		if out.having, err = b.boolExpr(h); err != nil {
+			return nil, err
+		}
+	}
+	b.where = "ORDER BY"
+	for _, s := range sel.GetSortClause() {
+		sb := s.GetSortBy()
+		oi := orderItem{pos: -1, desc: sb.GetSortbyDir() == pg.SortByDir_SORTBY_DESC}
+		oi.nullsFirst = oi.desc
+		switch sb.GetSortbyNulls() {
+		case pg.SortByNulls_SORTBY_NULLS_FIRST:
+			oi.nullsFirst = true
+		case pg.SortByNulls_SORTBY_NULLS_LAST:
+			oi.nullsFirst = false
+		}
+		if sb.GetSortbyDir() == pg.SortByDir_SORTBY_USING {
+			return nil, unsupported("ORDER BY ... USING")
+		}
+		n := sb.GetNode()
+		if c := n.GetAConst(); c != nil && c.GetIval() != nil {
+			k := int(c.GetIval().GetIval())
+			if k < 1 || k > len(out.items) {
+				return nil, invalid("ORDER BY position %d is not in the select list (1..%d)", k, len(out.items))
+			}
+			oi.pos = k - 1
+		} else if cr := n.GetColumnRef(); cr != nil && len(cr.GetFields()) == 1 && cr.GetFields()[0].GetString_() != nil {
+			name := cr.GetFields()[0].GetString_().GetSval()
+			for i, it := range out.items {
+				if it.name == name {
+					oi.pos = i
+					break
+				}
+			}
+		}
+		if oi.pos < 0 {
+			if oi.e, err = b.valueExpr(n); err != nil {
+				return nil, err
+			}
+		}
+		out.order = append(out.order, oi)
+	}
+	b.aggOK = false
+	out.agg = len(out.groups) > 0 || out.having != nil
+	for _, it := range out.items {
+		out.agg = out.agg || hasAgg(it.e)
+	}
+	for _, o := range out.order {
+		out.agg = out.agg || hasAgg(o.e)
+	}
+	return out, nil
+}
+
+// groupItem binds a GROUP BY term: a select-list position, a select-list
+// alias, or an expression over the input.
+func (b *binder) groupItem(g *pg.Node, targets []*pg.Node, items []selectItem) (expr.Expr, error) {
+	if c := g.GetAConst(); c != nil && c.GetIval() != nil {
+		k := int(c.GetIval().GetIval())
+		if k < 1 || k > len(items) {
+			return nil, invalid("GROUP BY position %d is not in the select list (1..%d)", k, len(items))
+		}
+		if hasAgg(items[k-1].e) {
+			return nil, invalid("GROUP BY position %d refers to an aggregate", k)
+		}
+		return items[k-1].e, nil
+	}
+	if cr := g.GetColumnRef(); cr != nil && len(cr.GetFields()) == 1 && cr.GetFields()[0].GetString_() != nil {
+		name := cr.GetFields()[0].GetString_().GetSval()
+		if idx, _ := b.sc.lookup("", name); len(idx) == 0 {
+			for _, it := range items {
+				if it.name == name && !hasAgg(it.e) {
+					return it.e, nil
+				}
+			}
+		}
+	}
+	if g.GetGroupingSet() != nil {
+		return nil, unsupported("GROUPING SETS / ROLLUP / CUBE")
+	}
+	return b.valueExpr(g)
+}
+
+func hasAgg(e expr.Expr) bool {
+	if e == nil {
+		return false
+	}
+	found := false
+	expr.Walk(e, func(x expr.Expr) bool {
+		if _, ok := x.(*aggCall); ok {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+func (p *Planner) planSelect(ctx context.Context, sel *pg.SelectStmt, req Request) (*Query, error) {
+	switch {
+	case sel.GetOp() != pg.SetOperation_SETOP_NONE && sel.GetOp() != pg.SetOperation_SET_OPERATION_UNDEFINED:
+		return nil, unsupported("%s", strings.TrimPrefix(sel.GetOp().String(), "SETOP_"))
+	case sel.GetWithClause() != nil:
+		return nil, unsupported("WITH (common table expressions)")
+	case len(sel.GetValuesLists()) > 0:
+		return nil, unsupported("VALUES lists")
+	case len(sel.GetWindowClause()) > 0:
+		return nil, unsupported("WINDOW")
+	case sel.GetIntoClause() != nil:
+		return nil, unsupported("SELECT INTO")
+	case len(sel.GetLockingClause()) > 0:
+		return nil, unsupported("FOR UPDATE/SHARE")
+	}
+	now := req.Now
+	if now.IsZero() {
+		now = time.Now().UTC()
+	}
+	pb := newBinder(&scope{}, req.Params, now)
+	limit, offset, err := pb.limits(sel)
+	if err != nil {
+		return nil, err
+	}
+	distinct := len(sel.GetDistinctClause()) > 0
+	if distinct && sel.GetDistinctClause()[0] != nil && len(sel.GetDistinctClause()) >= 1 {
+		for _, d := range sel.GetDistinctClause() {
+			if d != nil && d.GetNode() != nil {
+				return nil, unsupported("DISTINCT ON")
+			}
+		}
+	}
+	if len(sel.GetFromClause()) == 0 {
+		if len(sel.GetGroupClause()) > 0 || sel.GetHavingClause() != nil || len(sel.GetSortClause()) > 0 || distinct {
+			return nil, unsupported("GROUP BY, HAVING, ORDER BY or DISTINCT without FROM")
+		}
+		return p.planConstant(sel, req, now, limit, offset)
+	}
+	root, srcs, err := p.fromClause(ctx, sel.GetFromClause(), req)
+	if err != nil {
+		return nil, err
+	}
+
+	// First pass: bind against every column to report unknown names and to
+	// learn which columns and nested fields each table must read.
+	b1 := newBinder(layout(root, srcs, func(s *source) *arrow.Schema { return s.full }), req.Params, now)
+	if _, err := p.bindSelect(b1, sel, root); err != nil {
+		return nil, err
+	}
+	for i, s := range srcs {
+		s.fields = b1.neededFields(i, s.full)
+		if s.schema, err = scan.ProjectedSchema(s.tbl, s.snap, s.fields); err != nil {
+			return nil, err
+		}
+	}
+
+	// Second pass: bind against the columns the scans produce.
+	sc := layout(root, srcs, func(s *source) *arrow.Schema { return s.schema })
+	b := newBinder(sc, req.Params, now)
+	bq, err := p.bindSelect(b, sel, root)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.checkParams(); err != nil {
+		return nil, err
+	}
+
+	// Place WHERE and ON conjuncts as low in the join tree as they can go.
+	pl := &placer{scans: make([][]expr.Expr, len(srcs)), joins: map[*rel][]expr.Expr{}}
+	var above []expr.Expr
+	for _, c := range expr.Conjuncts(bq.where) {
+		if !pl.place(root, c, 0) {
+			above = append(above, c)
+		}
+	}
+	for r, on := range bq.on {
+		for _, c := range expr.Conjuncts(on) {
+			pl.placeOn(r, c)
+		}
+	}
+
+	single := len(srcs) == 1
+	plain := single && !bq.agg && !distinct && len(bq.order) == 0 && len(above) == 0
+	plans := make([]*scan.Plan, len(srcs))
+	residuals := make([]expr.Expr, len(srcs))
+	for i, s := range srcs {
+		push := pruning.Translate(expr.AndOf(pl.scans[i]))
+		sreq := scan.Request{Table: s.tbl, SnapshotID: s.snap, Fields: s.fields, Filter: push.Filter,
+			BatchSize: p.opts.BatchSize, Concurrency: p.opts.ScanConcurrency}
+		if plain && push.Residual == nil && limit >= 0 {
+			sreq.Limit = limit + max(offset, 0)
+		}
+		if plans[i], err = scan.NewPlan(ctx, sreq); err != nil {
+			return nil, err
+		}
+		residuals[i] = push.Residual
+	}
+
+	q := &Query{ParamTypes: b.paramTypeList(), Snapshots: map[string]int64{}}
+	for i, s := range srcs {
+		q.Snapshots[s.key] = plans[i].SnapshotID()
+	}
+	if single {
+		s := srcs[0]
+		q.Source = catalog.ColumnSource{Catalog: p.cat.Name(), Schema: catalog.JoinNamespace(s.ident[:len(s.ident)-1]), Table: s.ident[len(s.ident)-1]}
+	}
+
+	// The pipeline above FROM, shared by every part.
+	top, out, err := p.pipeline(b, bq, sc, above, distinct, limit, offset)
+	if err != nil {
+		return nil, err
+	}
+	q.Schema = out
+	var buildFrom func(r *rel, part, parts int) executor.Operator
+	buildFrom = func(r *rel, part, parts int) executor.Operator {
+		if r.src >= 0 {
+			pln := plans[r.src]
+			var op executor.Operator = &executor.Scan{Plan: pln, Tasks: pln.Part(part, parts), Label: srcs[r.src].key}
+			if residuals[r.src] != nil {
+				op = &executor.Filter{Input: op, Predicate: residuals[r.src]}
+			}
+			return op
+		}
+		l := buildFrom(r.left, part, parts)
+		rr := buildFrom(r.right, 0, 1)
+		lk, rk, resid := splitJoinKeys(pl.joins[r], r.right.lo-r.lo)
+		return &executor.HashJoin{Left: l, Right: rr, Type: r.jt, LeftKeys: lk, RightKeys: rk, Residual: resid,
+			Output: sub(sc, r).schema()}
+	}
+	q.build = func(part, parts int) executor.Operator { return top(buildFrom(root, part, parts)) }
+	q.root = func() executor.Operator { return q.build(0, 1) }
+	q.Parts = 1
+	if plain && limit < 0 && offset <= 0 {
+		q.Parts = max(1, min(p.opts.MaxParts, plans[0].NumTasks()))
+	}
+	return q, nil
+}
+
+// placer pushes conjuncts toward the scans.
+type placer struct {
+	scans [][]expr.Expr        // per source, over the source's columns
+	joins map[*rel][]expr.Expr // per join, over the join's columns
+}
+
+// within reports whether every column of e lies in [lo, hi).
+func within(e expr.Expr, lo, hi int) bool {
+	for _, c := range expr.Columns(e) {
+		if c < lo || c >= hi {
+			return false
+		}
+	}
+	return true
+}
+
+// place puts a WHERE conjunct c (over the columns of r, which start at
+// absolute column base... c is relative to r.lo) into the lowest node that
+// may evaluate it without changing the result. It reports false when c must
+// stay above r.
+func (pl *placer) place(r *rel, c expr.Expr, _ int) bool {
+	if hasAgg(c) {
+		return false
+	}
+	if r.src >= 0 {
+		pl.scans[r.src] = append(pl.scans[r.src], c)
+		return true
+	}
+	lw, ll := r.left.hi-r.left.lo, r.left.lo-r.lo
+	rl := r.right.lo - r.lo
+	switch {
+	case within(c, ll, ll+lw) && (r.jt == executor.InnerJoin || r.jt == executor.LeftJoin):
+		return pl.place(r.left, expr.Shift(c, -ll), 0) || pl.keep(r, c)
+	case within(c, rl, rl+(r.right.hi-r.right.lo)) && (r.jt == executor.InnerJoin || r.jt == executor.RightJoin):
+		return pl.place(r.right, expr.Shift(c, -rl), 0) || pl.keep(r, c)
+	case r.jt == executor.InnerJoin:
+		pl.joins[r] = append(pl.joins[r], c)
+		return true
+	}
+	return false
+}
+
+func (pl *placer) keep(r *rel, c expr.Expr) bool {
+	if r.jt == executor.InnerJoin {
+		pl.joins[r] = append(pl.joins[r], c)
+		return true
+	}
+	return false
+}
+
+// placeOn handles a conjunct of a join's own ON condition: for inner joins
+// it may go down either side; for outer joins only into the side whose
+// rows are not preserved.
+func (pl *placer) placeOn(r *rel, c expr.Expr) {
+	ll, lw := r.left.lo-r.lo, r.left.hi-r.left.lo
+	rl, rw := r.right.lo-r.lo, r.right.hi-r.right.lo
+	switch {
+	case within(c, rl, rl+rw) && (r.jt == executor.InnerJoin || r.jt == executor.LeftJoin):
+		if pl.place(r.right, expr.Shift(c, -rl), 0) {
+			return
+		}
+	case within(c, ll, ll+lw) && (r.jt == executor.InnerJoin || r.jt == executor.RightJoin):
+		if pl.place(r.left, expr.Shift(c, -ll), 0) {
+			return
+		}
+	}
+	pl.joins[r] = append(pl.joins[r], c)
+}
+
+// splitJoinKeys turns a join's conjuncts into equality keys (left column
+// expression = right column expression) and a residual. rightStart is
+// where the right side's columns begin in the join's row.
+func splitJoinKeys(conds []expr.Expr, rightStart int) (lk, rk []expr.Expr, residual expr.Expr) {
+	var rest []expr.Expr
+	for _, c := range conds {
+		cmp, ok := c.(*expr.Compare)
+		if ok && cmp.Op == expr.Eq {
+			lOnLeft := within(cmp.L, 0, rightStart) && len(expr.Columns(cmp.L)) > 0
+			rOnRight := within(cmp.R, rightStart, 1<<30) && len(expr.Columns(cmp.R)) > 0
+			lOnRight := within(cmp.L, rightStart, 1<<30) && len(expr.Columns(cmp.L)) > 0
+			rOnLeft := within(cmp.R, 0, rightStart) && len(expr.Columns(cmp.R)) > 0
+			switch {
+			case lOnLeft && rOnRight:
+				lk, rk = append(lk, cmp.L), append(rk, expr.Shift(cmp.R, -rightStart))
+				continue
+			case lOnRight && rOnLeft:
+				lk, rk = append(lk, cmp.R), append(rk, expr.Shift(cmp.L, -rightStart))
+				continue
+			}
+		}
+		rest = append(rest, c)
+	}
+	return lk, rk, expr.AndOf(rest)
+}
+
+// pipeline plans what runs above the FROM clause: the remaining filter,
+// aggregation, HAVING, projection, DISTINCT, ORDER BY and LIMIT. It returns
+// a function that stacks those operators on an input.
+func (p *Planner) pipeline(b *binder, bq *bound, sc *scope, above []expr.Expr, distinct bool, limit, offset int64) (func(executor.Operator) executor.Operator, *arrow.Schema, error) {
+	in := sc.schema()
+	var stages []func(executor.Operator) executor.Operator
+	if f := expr.AndOf(above); f != nil {
+		stages = append(stages, func(op executor.Operator) executor.Operator { return &executor.Filter{Input: op, Predicate: f} })
+	}
+	items := bq.items
+	having := bq.having
+	order := bq.order
+	cur := in
+	if bq.agg {
+		var aggs []*aggCall
+		index := map[string]int{}
+		collect := func(e expr.Expr) {
+			expr.Walk(e, func(x expr.Expr) bool {
+				if a, ok := x.(*aggCall); ok {
+					if _, seen := index[a.String()]; !seen {
+						index[a.String()] = len(aggs)
+						aggs = append(aggs, a)
+					}
+					return false
+				}
+				return true
+			})
+		}
+		for _, it := range items {
+			collect(it.e)
+		}
+		collect(having)
+		for _, o := range order {
+			collect(o.e)
+		}
+		fields := make([]arrow.Field, 0, len(bq.groups)+len(aggs))
+		for i, g := range bq.groups {
+			name := fmt.Sprintf("group%d", i+1)
+			if c, ok := g.(*expr.Column); ok {
+				name = c.Name
+			}
+			fields = append(fields, arrow.Field{Name: name, Type: g.DataType(), Nullable: nullable(g, in)})
+		}
+		specs := make([]executor.Agg, len(aggs))
+		for i, a := range aggs {
+			specs[i] = executor.Agg{Func: a.fn, Arg: a.arg, Distinct: a.distinct}
+			fields = append(fields, arrow.Field{Name: a.String(), Type: a.typ, Nullable: a.fn != executor.AggCount})
+		}
+		aggSchema := arrow.NewSchema(fields, nil)
+		groups := bq.groups
+		stages = append(stages, func(op executor.Operator) executor.Operator {
+			return &executor.HashAggregate{Input: op, Groups: groups, Aggs: specs, Output: aggSchema}
+		})
+		rewrite := func(e expr.Expr, what string) (expr.Expr, error) {
+			if e == nil {
+				return nil, nil
+			}
+			var bad error
+			out := rewriteAgg(e, bq.groups, index, aggSchema, &bad)
+			if bad != nil {
+				return nil, fmt.Errorf("%w (in %s)", bad, what)
+			}
+			return out, nil
+		}
+		var err error
+		newItems := make([]selectItem, len(items))
+		for i, it := range items {
+			e, err := rewrite(it.e, "the select list")
+			if err != nil {
+				return nil, nil, err
+			}
+			newItems[i] = selectItem{name: it.name, e: e}
+		}
+		items = newItems
+		if having, err = rewrite(having, "HAVING"); err != nil {
+			return nil, nil, err
+		}
+		newOrder := make([]orderItem, len(order))
+		for i, o := range order {
+			newOrder[i] = o
+			if o.e != nil {
+				if newOrder[i].e, err = rewrite(o.e, "ORDER BY"); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+		order = newOrder
+		cur = aggSchema
+		if having != nil {
+			h := having
+			stages = append(stages, func(op executor.Operator) executor.Operator { return &executor.Filter{Input: op, Predicate: h} })
+		}
+	}
+
+	// Projection, with hidden columns for ORDER BY expressions that are not
+	// in the select list.
+	exprs := make([]expr.Expr, len(items))
+	for i, it := range items {
+		exprs[i] = it.e
+	}
+	visible := len(exprs)
+	var keys []executor.SortKey
+	for _, o := range order {
+		pos := o.pos
+		if pos < 0 {
+			for i, e := range exprs[:visible] {
+				if e.String() == o.e.String() {
+					pos = i
+					break
+				}
+			}
+		}
+		if pos < 0 {
+			if distinct {
+				return nil, nil, invalid("for SELECT DISTINCT, ORDER BY expressions must appear in the select list (%s)", o.e)
+			}
+			exprs = append(exprs, o.e)
+			pos = len(exprs) - 1
+		}
+		keys = append(keys, executor.SortKey{Desc: o.desc, NullsFirst: o.nullsFirst, Expr: nil})
+		keys[len(keys)-1].Expr = &expr.Column{Index: pos, Name: fmt.Sprint(pos + 1), Type: exprs[pos].DataType()}
+	}
+	projFields := make([]arrow.Field, len(exprs))
+	for i, e := range exprs {
+		name := fmt.Sprintf("_order%d", i)
+		if i < visible {
+			name = items[i].name
+		}
+		projFields[i] = arrow.Field{Name: name, Type: e.DataType(), Nullable: nullable(e, cur)}
+	}
+	proj := arrow.NewSchema(projFields, nil)
+	if !identity(exprs, cur, proj) {
+		stages = append(stages, func(op executor.Operator) executor.Operator {
+			return &executor.Project{Input: op, Exprs: exprs, Output: proj}
+		})
+	}
+	if distinct {
+		groups := make([]expr.Expr, len(exprs))
+		for i, f := range proj.Fields() {
+			groups[i] = &expr.Column{Index: i, Name: f.Name, Type: f.Type}
+		}
+		stages = append(stages, func(op executor.Operator) executor.Operator {
+			return &executor.HashAggregate{Input: op, Groups: groups, Output: proj}
+		})
+	}
+	if len(keys) > 0 {
+		l := limit
+		stages = append(stages, func(op executor.Operator) executor.Operator {
+			return &executor.Sort{Input: op, Keys: keys, Limit: l, Offset: max(offset, 0)}
+		})
+	} else if limit >= 0 || offset > 0 {
+		n := limit
+		if n < 0 {
+			n = 1<<63 - 1
+		}
+		stages = append(stages, func(op executor.Operator) executor.Operator {
+			return &executor.Limit{Input: op, N: n, Offset: max(offset, 0)}
+		})
+	}
+	out := proj
+	if len(exprs) > visible {
+		final := make([]expr.Expr, visible)
+		for i := range final {
+			final[i] = &expr.Column{Index: i, Name: proj.Field(i).Name, Type: proj.Field(i).Type}
+		}
+		out = arrow.NewSchema(proj.Fields()[:visible], nil)
+		stages = append(stages, func(op executor.Operator) executor.Operator {
+			return &executor.Project{Input: op, Exprs: final, Output: out}
+		})
+	}
+	return func(op executor.Operator) executor.Operator {
+		for _, st := range stages {
+			op = st(op)
+		}
+		return op
+	}, out, nil
+}
+
+// rewriteAgg maps an expression over the aggregate's input onto its
+// output: group expressions and aggregate calls become columns; any other
+// column reference is an error.
+func rewriteAgg(e expr.Expr, groups []expr.Expr, aggIndex map[string]int, out *arrow.Schema, bad *error) expr.Expr {
+	key := e.String()
+	for i, g := range groups {
+		if g.String() == key {
+			return &expr.Column{Index: i, Name: out.Field(i).Name, Type: out.Field(i).Type}
+		}
+	}
+	if a, ok := e.(*aggCall); ok {
+		i := len(groups) + aggIndex[a.String()]
+		return &expr.Column{Index: i, Name: a.String(), Type: a.typ}
+	}
+	if c, ok := e.(*expr.Column); ok {
+		if *bad == nil {
+			*bad = invalid("column %s must appear in the GROUP BY clause or be used in an aggregate function", c.Name)
+		}
+		return e
+	}
+	kids := expr.Children(e)
+	if len(kids) == 0 {
+		return e
+	}
+	newKids := make([]expr.Expr, len(kids))
+	for i, k := range kids {
+		newKids[i] = rewriteAgg(k, groups, aggIndex, out, bad)
+	}
+	return expr.WithChildren(e, newKids)
+}
