@@ -3,6 +3,10 @@
 #   1. $REPO/.venv with the pinned clients/python/requirements.txt
 #   2. clients/java: the JDBC checker (target/jdbc-check.jar + target/lib/)
 #   3. clients/node: node_modules from package-lock.json (npm ci)
+#   4. PostgreSQL server binaries (initdb, pg_ctl; Debian's `postgresql`) for
+#      the SQL-catalog tests, which start a throwaway cluster on 127.0.0.1;
+#      as root also the system user lakeflight-pg it runs as
+#   5. the openssl CLI (the TLS tests make a self-signed certificate)
 #
 # Idempotent and safe to rerun: each step records a stamp (a hash of its
 # inputs) and is skipped while the stamp matches and its outputs exist.
@@ -59,7 +63,7 @@ setup_python() {
   fi
   log "python: installing $req"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$req"
-  "$VENV/bin/python" -c 'import pyiceberg, pyarrow.flight, adbc_driver_flightsql.dbapi, duckdb, pytest' \
+  "$VENV/bin/python" -c 'import pyiceberg, pyarrow.flight, adbc_driver_flightsql.dbapi, duckdb, psycopg2, pytest' \
     || die "python: installed packages do not import"
   echo "$want" > "$stamp"
 }
@@ -99,8 +103,45 @@ setup_node() {
   echo "$want" > "$stamp"
 }
 
+# ------------------------------------------------------------------ postgresql
+# The directory with initdb, pg_ctl and postgres: PATH first, then Debian's
+# /usr/lib/postgresql/<version>/bin (newest version). Same search as
+# clients/python/tests/pgcluster.py.
+pg_bindir() {
+  local d
+  if command -v initdb >/dev/null 2>&1; then
+    d="$(dirname "$(readlink -f "$(command -v initdb)")")"
+    if [[ -x "$d/pg_ctl" && -x "$d/postgres" ]]; then echo "$d"; return 0; fi
+  fi
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5,5 -rn); do
+    if [[ -x "$d/initdb" && -x "$d/pg_ctl" && -x "$d/postgres" ]]; then echo "$d"; return 0; fi
+  done
+  return 1
+}
+
+setup_postgres() {
+  if ! pg_bindir >/dev/null; then
+    if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+      log "postgresql: initdb/pg_ctl not found: apt-get install postgresql"
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    fi
+  fi
+  local bindir
+  bindir="$(pg_bindir)" || die "postgresql: initdb, pg_ctl and postgres are required (Debian package postgresql)"
+  log "postgresql: $("$bindir/postgres" --version) in $bindir"
+  # PostgreSQL refuses to run as root: the tests run it as this user.
+  if [[ "$(id -u)" == 0 ]] && ! id lakeflight-pg >/dev/null 2>&1; then
+    log "postgresql: creating system user lakeflight-pg"
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin lakeflight-pg \
+      || die "postgresql: useradd lakeflight-pg failed"
+  fi
+}
+
 start=$SECONDS
 setup_python
 setup_java
 setup_node
+setup_postgres
+need openssl openssl
+command -v go >/dev/null 2>&1 || log "warning: no go on PATH: the suite builds cmd/lakeflight and clients/go/adbccheck with it"
 log "done in $((SECONDS - start))s"

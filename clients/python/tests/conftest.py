@@ -7,8 +7,15 @@ the end of the session (also when a test fails or the run is interrupted):
   pyi_server   lakeflight serve --catalog-uri sqlite:///<fx>/catalog.db
                                 --warehouse file://<fx>/warehouse
   auth_server  pyi_server plus --users-file F --token TOKEN
+  tls_server   pyi_server plus --tls-cert C --tls-key K (a self-signed
+               certificate for 127.0.0.1/localhost made by `openssl`)
+  pg_server    lakeflight serve --catalog-uri postgresql://...@127.0.0.1:P/iceberg
+                                --warehouse file://<pgwh>
+               over a throwaway PostgreSQL cluster (pg_cluster, tests/pgcluster.py)
+               into which PyIceberg wrote some of the fixture tables
 
 <fx> holds the tables written by PyIceberg (clients/python/make_fixtures.py).
+adbccheck is clients/go/adbccheck (ADBC Go through database/sql), built once.
 
 Environment:
   LAKEFLIGHT_BIN   use this binary instead of `go build ./cmd/lakeflight`
@@ -39,6 +46,7 @@ sys.path.insert(0, str(PY_CLIENT_DIR))  # make_fixtures
 sys.path.insert(0, str(TESTS_DIR))  # util
 
 import make_fixtures  # noqa: E402
+import pgcluster  # noqa: E402
 from util import AUTH_TOKEN, AUTH_USERS  # noqa: E402
 
 LISTEN_RE = re.compile(r"listening on (grpc(?:\+tls)?)://(\S+?):(\d+)\b")
@@ -132,11 +140,14 @@ class Server:
 
 
 _servers: list[Server] = []
+_pg_clusters: list[pgcluster.PgCluster] = []
 
 
 def _stop_all() -> None:
     for s in _servers:
         s.stop()
+    for c in _pg_clusters:  # after the servers that use them
+        c.stop()
 
 
 def pytest_sessionfinish(session, exitstatus):  # also runs after Ctrl-C
@@ -310,3 +321,157 @@ def pyi_conn(pyi_server, adbc_connect):
 @pytest.fixture(scope="session")
 def demo_conn(demo_server, adbc_connect):
     return adbc_connect(demo_server)
+
+
+# ------------------------------------------------------------------ TLS
+@dataclass
+class TlsCert:
+    cert: Path  # PEM certificate (self-signed: also the root to trust)
+    key: Path  # PEM private key
+
+    @property
+    def pem(self) -> str:
+        return self.cert.read_text()
+
+
+@pytest.fixture(scope="session")
+def tls_cert(tmp_path_factory) -> TlsCert:
+    """A self-signed certificate for CN=localhost, SANs DNS:localhost and
+    IP:127.0.0.1, valid for two days, made with the openssl CLI."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.fail("the openssl CLI is not on PATH (scripts/setup-test-env.sh installs it)")
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    p = subprocess.run(
+        [
+            openssl, "req", "-x509", "-nodes", "-days", "2",
+            "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-keyout", str(key), "-out", str(cert),
+            "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if p.returncode != 0 or not cert.exists():
+        pytest.fail(f"openssl req failed (exit {p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return TlsCert(cert=cert, key=key)
+
+
+@pytest.fixture(scope="session")
+def tls_server(lakeflight_bin, fixtures_dir, tls_cert):
+    s = _start(
+        "tls",
+        [
+            lakeflight_bin,
+            "serve",
+            *_catalog_args(fixtures_dir),
+            "--tls-cert",
+            str(tls_cert.cert),
+            "--tls-key",
+            str(tls_cert.key),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    )
+    yield s
+    s.stop()
+
+
+# ------------------------------------------------------------------ PostgreSQL
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (tests/pgcluster.py).
+    Fails (does not skip) when PostgreSQL or psycopg2 is missing."""
+    try:
+        c = pgcluster.PgCluster.create()
+    except pgcluster.PgError as e:
+        pytest.fail(f"cannot start a PostgreSQL server for the SQL-catalog tests: {e}", pytrace=False)
+    _pg_clusters.append(c)
+    yield c
+    c.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_fixtures(pg_cluster, tmp_path_factory):
+    """(PyIceberg SqlCatalog on PostgreSQL, warehouse dir) holding
+    make_fixtures.POSTGRES_TABLES."""
+    wh = tmp_path_factory.mktemp("pg-warehouse")
+    cat = make_fixtures.sql_catalog(pg_cluster.sqlalchemy_uri(), f"file://{wh}")
+    make_fixtures.write_tables(cat, make_fixtures.POSTGRES_TABLES)
+    return cat, wh
+
+
+@pytest.fixture(scope="session")
+def pg_catalog(pg_fixtures):
+    """PyIceberg's view of the PostgreSQL catalog: the reference for results."""
+    return pg_fixtures[0]
+
+
+@pytest.fixture(scope="session")
+def pg_server(lakeflight_bin, pg_cluster, pg_fixtures):
+    s = _start(
+        "pg",
+        [
+            lakeflight_bin,
+            "serve",
+            "--catalog-uri",
+            pg_cluster.lakeflight_uri(),
+            "--warehouse",
+            f"file://{pg_fixtures[1]}",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    )
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def start_server():
+    """start_server(name, argv, must_listen=True, timeout=None) -> a Server,
+    stopped at session end. With must_listen, pytest.fail with its logs when it
+    does not print 'listening on'; without, the Server is returned either way
+    (s.port == 0 and s.proc exited when it did not start)."""
+    started = []
+
+    def start(name: str, argv: list[str], must_listen: bool = True, timeout: float | None = None) -> Server:
+        if must_listen:
+            s = _start(name, argv)
+        else:
+            s = Server(name=name, argv=argv)
+            _servers.append(s)
+            try:
+                s.start(timeout or float(os.environ.get("LAKEFLIGHT_START_TIMEOUT", "120")))
+            except RuntimeError:
+                # It exited: nothing to stop, and its logs belong to the test
+                # that started it, not to later failure reports.
+                _servers.remove(s)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+# ------------------------------------------------------------------ Go ADBC
+@pytest.fixture(scope="session")
+def adbccheck_bin(tmp_path_factory) -> str:
+    """clients/go/adbccheck, built once with `go build`."""
+    go = shutil.which("go")
+    if go is None:
+        pytest.fail("`go` is not on PATH: needed to build clients/go/adbccheck")
+    out = tmp_path_factory.mktemp("gobin") / "adbccheck"
+    proc = subprocess.run(
+        [go, "build", "-o", str(out), "./clients/go/adbccheck"],
+        cwd=str(REPO),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"go build ./clients/go/adbccheck failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return str(out)

@@ -30,6 +30,9 @@ import java.util.TreeSet;
  * java --add-opens=java.base/java.nio=ALL-UNNAMED -jar target/jdbc-check.jar \
  *   --host 127.0.0.1 --port 31337 --user U --password P [--expect value ...]
  * </pre>
+ *
+ * <p>TLS: {@code --encryption true} with {@code --tls-root-certs cert.pem} (trust that PEM) or
+ * {@code --disable-cert-verification true}.
  */
 public final class JdbcCheck {
 
@@ -41,6 +44,11 @@ public final class JdbcCheck {
     d.put("user", "");
     d.put("password", "");
     d.put("token", "");
+    // TLS: useEncryption, a PEM file of certificates to trust (tlsRootCerts),
+    // or no verification at all (disableCertificateVerification).
+    d.put("encryption", "false");
+    d.put("tls-root-certs", "");
+    d.put("disable-cert-verification", "false");
     // Only check that the connection is refused as unauthenticated, then exit.
     d.put("expect-auth-failure", "false");
     d.put("catalog", "default");
@@ -155,7 +163,13 @@ public final class JdbcCheck {
   private String url(boolean withSecrets) {
     StringBuilder sb = new StringBuilder("jdbc:arrow-flight-sql://")
         .append(opt.get("host")).append(':').append(opt.get("port"))
-        .append("/?useEncryption=false");
+        .append("/?useEncryption=").append(Boolean.parseBoolean(opt.get("encryption")));
+    if (!opt.get("tls-root-certs").isEmpty()) {
+      sb.append("&tlsRootCerts=").append(opt.get("tls-root-certs"));
+    }
+    if (Boolean.parseBoolean(opt.get("disable-cert-verification"))) {
+      sb.append("&disableCertificateVerification=true");
+    }
     if (!opt.get("user").isEmpty()) {
       sb.append("&user=").append(opt.get("user"));
       sb.append("&password=").append(withSecrets ? opt.get("password") : "***");
