@@ -30,11 +30,12 @@ func asParserError(err error) (*pgparser.Error, bool) {
 
 // binder resolves names and types expressions against a scope.
 type binder struct {
-	sc         *scope
-	params     []scalar.Scalar
-	paramTypes map[int]arrow.DataType
-	maxParam   int
-	now        time.Time
+	sc *scope
+	st *stmt
+	// outer is the binder of the enclosing query, for correlated names.
+	outer *binder
+	// correlated collects the outer columns this query references.
+	correlated bool
 	// used records, per FROM source, the field paths referenced; usedAll
 	// the sources whose every column is needed.
 	used    map[int]map[string]bool
@@ -45,8 +46,8 @@ type binder struct {
 	where string
 }
 
-func newBinder(sc *scope, params []scalar.Scalar, now time.Time) *binder {
-	return &binder{sc: sc, params: params, now: now, used: map[int]map[string]bool{}, usedAll: map[int]bool{}}
+func newBinder(sc *scope, st *stmt) *binder {
+	return &binder{sc: sc, st: st, used: map[int]map[string]bool{}, usedAll: map[int]bool{}}
 }
 
 type selectItem struct {
@@ -257,35 +258,35 @@ func (b *binder) param(i int, want arrow.DataType) (expr.Expr, error) {
 	if i < 1 {
 		return nil, invalid("parameter $%d: parameters are numbered from 1", i)
 	}
-	if b.paramTypes == nil {
-		b.paramTypes = map[int]arrow.DataType{}
+	if b.st.paramTypes == nil {
+		b.st.paramTypes = map[int]arrow.DataType{}
 	}
-	b.maxParam = max(b.maxParam, i)
+	b.st.maxParam = max(b.st.maxParam, i)
 	if want != nil {
-		if _, ok := b.paramTypes[i]; !ok || b.paramTypes[i].ID() == arrow.NULL {
-			b.paramTypes[i] = want
+		if _, ok := b.st.paramTypes[i]; !ok || b.st.paramTypes[i].ID() == arrow.NULL {
+			b.st.paramTypes[i] = want
 		}
-	} else if _, ok := b.paramTypes[i]; !ok {
-		b.paramTypes[i] = arrow.Null
+	} else if _, ok := b.st.paramTypes[i]; !ok {
+		b.st.paramTypes[i] = arrow.Null
 	}
-	if b.params == nil {
-		t := b.paramTypes[i]
+	if b.st.params == nil {
+		t := b.st.paramTypes[i]
 		return &expr.Param{Index: i, Type: t}, nil
 	}
-	if i > len(b.params) {
-		return nil, invalid("parameter $%d has no value (%d given)", i, len(b.params))
+	if i > len(b.st.params) {
+		return nil, invalid("parameter $%d has no value (%d given)", i, len(b.st.params))
 	}
-	v := b.params[i-1]
+	v := b.st.params[i-1]
 	if want != nil && !arrow.TypeEqual(v.DataType(), want) {
 		return coerceScalar(v, want, fmt.Sprintf("parameter $%d", i))
 	}
 	return &expr.Literal{Value: v}, nil
 }
 
-func (b *binder) paramTypeList() []arrow.DataType {
-	out := make([]arrow.DataType, b.maxParam)
+func (st *stmt) paramTypeList() []arrow.DataType {
+	out := make([]arrow.DataType, st.maxParam)
 	for i := range out {
-		t := b.paramTypes[i+1]
+		t := st.paramTypes[i+1]
 		if t == nil {
 			t = arrow.Null
 		}
@@ -294,9 +295,9 @@ func (b *binder) paramTypeList() []arrow.DataType {
 	return out
 }
 
-func (b *binder) checkParams() error {
-	if b.params != nil && len(b.params) < b.maxParam {
-		return invalid("statement has %d parameters, %d values given", b.maxParam, len(b.params))
+func (st *stmt) checkParams() error {
+	if st.params != nil && len(st.params) < st.maxParam {
+		return invalid("statement has %d parameters, %d values given", st.maxParam, len(st.params))
 	}
 	return nil
 }
@@ -844,11 +845,11 @@ func (b *binder) intConst(n *pg.Node, what string) (int64, error) {
 
 // planConstant plans a SELECT without FROM (SELECT 1, used by clients to
 // check a connection).
-func (p *Planner) planConstant(sel *pg.SelectStmt, req Request, now time.Time, limit, offset int64) (*Query, error) {
+func (p *Planner) planConstant(st *stmt, sel *pg.SelectStmt, limit, offset int64) (*planned, error) {
 	if sel.GetWhereClause() != nil {
 		return nil, unsupported("WHERE without FROM")
 	}
-	b := newBinder(&scope{}, req.Params, now)
+	b := newBinder(&scope{}, st)
 	b.where = "a SELECT without FROM"
 	items, err := b.selectList(sel.GetTargetList())
 	if err != nil {
@@ -868,14 +869,11 @@ func (p *Planner) planConstant(sel *pg.SelectStmt, req Request, now time.Time, l
 	if offset > 0 || limit == 0 {
 		rows = 0
 	}
-	root := func() executor.Operator {
+	build := func(int, int) executor.Operator {
 		var op executor.Operator = &executor.Values{Rows: rows, Output: arrow.NewSchema(nil, nil)}
 		return &executor.Project{Input: op, Exprs: exprs, Output: out}
 	}
-	if err := b.checkParams(); err != nil {
-		return nil, err
-	}
-	return &Query{Schema: out, ParamTypes: b.paramTypeList(), Parts: 1, Snapshots: map[string]int64{}, root: root}, nil
+	return &planned{schema: out, build: build, parts: 1}, nil
 }
 
 func explainQuery(q *Query) *Query {

@@ -77,9 +77,9 @@ func (b *binder) funcCall(fc *pg.FuncCall) (expr.Expr, error) {
 		}
 		return b.arith("%", args[0], args[1])
 	case "now", "current_timestamp", "localtimestamp":
-		return &expr.Literal{Value: nowScalar(b.now, true)}, nil
+		return &expr.Literal{Value: nowScalar(b.st.now, true)}, nil
 	case "current_date":
-		return &expr.Literal{Value: scalar.NewDate32Scalar(arrow.Date32FromTime(b.now))}, nil
+		return &expr.Literal{Value: scalar.NewDate32Scalar(arrow.Date32FromTime(b.st.now))}, nil
 	case "coalesce", "greatest", "least":
 		return b.variadic(name, args)
 	case "extract":
@@ -390,11 +390,11 @@ func commonType(es []expr.Expr) (arrow.DataType, error) {
 func (b *binder) sqlValueFunction(f *pg.SQLValueFunction) (expr.Expr, error) {
 	switch f.GetOp() {
 	case pg.SQLValueFunctionOp_SVFOP_CURRENT_DATE:
-		return &expr.Literal{Value: scalar.NewDate32Scalar(arrow.Date32FromTime(b.now))}, nil
+		return &expr.Literal{Value: scalar.NewDate32Scalar(arrow.Date32FromTime(b.st.now))}, nil
 	case pg.SQLValueFunctionOp_SVFOP_CURRENT_TIMESTAMP, pg.SQLValueFunctionOp_SVFOP_CURRENT_TIMESTAMP_N:
-		return &expr.Literal{Value: nowScalar(b.now, true)}, nil
+		return &expr.Literal{Value: nowScalar(b.st.now, true)}, nil
 	case pg.SQLValueFunctionOp_SVFOP_LOCALTIMESTAMP, pg.SQLValueFunctionOp_SVFOP_LOCALTIMESTAMP_N:
-		return &expr.Literal{Value: nowScalar(b.now, false)}, nil
+		return &expr.Literal{Value: nowScalar(b.st.now, false)}, nil
 	}
 	return nil, unsupported("SQL value function %s", strings.TrimPrefix(f.GetOp().String(), "SVFOP_"))
 }

@@ -1,9 +1,14 @@
 package planner
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // numberParams rewrites JDBC/ODBC-style ? placeholders into PostgreSQL's $1,
-// $2, ... outside string literals, quoted identifiers and comments.
+// $2, ... outside string literals (including E'...' strings with backslash
+// escapes and $tag$...$tag$ dollar quotes), quoted identifiers and comments
+// (block comments nest, as in PostgreSQL).
 func numberParams(sql string) string {
 	var out []byte
 	n := 0
@@ -11,8 +16,15 @@ func numberParams(sql string) string {
 		c := sql[i]
 		switch {
 		case c == '\'' || c == '"':
+			// In E'...' a backslash escapes the next character, a quote
+			// included.
+			esc := c == '\'' && i > 0 && (sql[i-1] == 'e' || sql[i-1] == 'E') && (i < 2 || !identByte(sql[i-2]))
 			j := i + 1
 			for j < len(sql) {
+				if esc && sql[j] == '\\' {
+					j += 2
+					continue
+				}
 				if sql[j] == c {
 					if j+1 < len(sql) && sql[j+1] == c {
 						j += 2
@@ -27,6 +39,18 @@ func numberParams(sql string) string {
 			}
 			out = append(out, sql[i:j+1]...)
 			i = j
+		case c == '$' && (i == 0 || !identByte(sql[i-1])):
+			tag, ok := dollarTag(sql[i:])
+			if !ok {
+				out = append(out, c)
+				continue
+			}
+			j := len(sql)
+			if end := strings.Index(sql[i+len(tag):], tag); end >= 0 {
+				j = i + len(tag) + end + len(tag)
+			}
+			out = append(out, sql[i:j]...)
+			i = j - 1
 		case c == '-' && i+1 < len(sql) && sql[i+1] == '-':
 			j := i
 			for j < len(sql) && sql[j] != '\n' {
@@ -35,11 +59,23 @@ func numberParams(sql string) string {
 			out = append(out, sql[i:j]...)
 			i = j - 1
 		case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
-			j := i + 2
-			for j+1 < len(sql) && !(sql[j] == '*' && sql[j+1] == '/') {
+			depth, j := 0, i
+			for j < len(sql) {
+				if j+1 < len(sql) && sql[j] == '/' && sql[j+1] == '*' {
+					depth++
+					j += 2
+					continue
+				}
+				if j+1 < len(sql) && sql[j] == '*' && sql[j+1] == '/' {
+					depth--
+					j += 2
+					if depth == 0 {
+						break
+					}
+					continue
+				}
 				j++
 			}
-			j = min(j+2, len(sql))
 			out = append(out, sql[i:j]...)
 			i = j - 1
 		case c == '?':
@@ -51,4 +87,26 @@ func numberParams(sql string) string {
 		}
 	}
 	return string(out)
+}
+
+// identByte reports whether c can continue an identifier.
+func identByte(c byte) bool {
+	return c == '_' || c == '$' || c >= 0x80 || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9')
+}
+
+// dollarTag returns the opening delimiter of a dollar-quoted string at the
+// start of s ($$ or $tag$), if there is one. $1 is a parameter, not a tag.
+func dollarTag(s string) (string, bool) {
+	for j := 1; j < len(s); j++ {
+		c := s[j]
+		switch {
+		case c == '$':
+			return s[:j+1], true
+		case c == '_' || c >= 0x80 || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z'):
+		case '0' <= c && c <= '9' && j > 1:
+		default:
+			return "", false
+		}
+	}
+	return "", false
 }

@@ -103,6 +103,27 @@ func (q *Query) Operator(part, parts int) executor.Operator {
 // Explain renders the plan of the whole query.
 func (q *Query) Explain() string { return executor.Explain(q.root()) }
 
+// stmt is the state of planning one statement, shared by its subqueries.
+type stmt struct {
+	req        Request
+	now        time.Time
+	params     []scalar.Scalar
+	paramTypes map[int]arrow.DataType
+	maxParam   int
+	snapshots  map[string]int64
+	// ctes is a stack of WITH scopes, innermost last.
+	ctes []map[string]*planned
+}
+
+// planned is a planned relation: its schema and a builder of the operator
+// tree that produces it (part of parts, when it can be split).
+type planned struct {
+	schema *arrow.Schema
+	build  func(part, parts int) executor.Operator
+	parts  int
+	source catalog.ColumnSource
+}
+
 // Plan parses and plans one statement.
 func (p *Planner) Plan(ctx context.Context, req Request) (*Query, error) {
 	sqlText := numberParams(req.SQL)
@@ -117,23 +138,43 @@ func (p *Planner) Plan(ctx context.Context, req Request) (*Query, error) {
 	if len(stmts) > 1 {
 		return nil, unsupported("more than one statement in a request")
 	}
+	st := &stmt{req: req, now: req.Now, params: req.Params, snapshots: map[string]int64{}}
+	if st.now.IsZero() {
+		st.now = time.Now().UTC()
+	}
 	node := stmts[0].GetStmt()
+	explain := false
 	if ex := node.GetExplainStmt(); ex != nil {
-		q, err := p.planSelectNode(ctx, ex.GetQuery(), req)
-		if err != nil {
-			return nil, err
-		}
+		node, explain = ex.GetQuery(), true
+	}
+	pl, err := p.planNode(ctx, st, node, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.checkParams(); err != nil {
+		return nil, err
+	}
+	q := &Query{
+		Schema:     pl.schema,
+		ParamTypes: st.paramTypeList(),
+		Parts:      max(pl.parts, 1),
+		Snapshots:  st.snapshots,
+		Source:     pl.source,
+		build:      pl.build,
+		root:       func() executor.Operator { return pl.build(0, 1) },
+	}
+	if explain {
 		return explainQuery(q), nil
 	}
-	return p.planSelectNode(ctx, node, req)
+	return q, nil
 }
 
-func (p *Planner) planSelectNode(ctx context.Context, node *pg.Node, req Request) (*Query, error) {
+func (p *Planner) planNode(ctx context.Context, st *stmt, node *pg.Node, outer *binder) (*planned, error) {
 	sel := node.GetSelectStmt()
 	if sel == nil {
 		return nil, unsupported("statement %s (lakeflight serves read-only SELECT queries)", stmtName(node))
 	}
-	return p.planSelect(ctx, sel, req)
+	return p.planSelect(ctx, st, sel, outer)
 }
 
 func stmtName(n *pg.Node) string {

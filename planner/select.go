@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/iceberg-go/table"
@@ -19,7 +18,8 @@ import (
 
 // source is one table of a FROM clause.
 type source struct {
-	tbl    *table.Table
+	derived *planned // a subquery or CTE instead of a table
+	tbl     *table.Table
 	ident  table.Identifier
 	key    string // dotted identifier, the key of Query.Snapshots
 	alias  string
@@ -43,14 +43,24 @@ type rel struct {
 
 // fromClause resolves the tables of FROM into sources and a join tree. Items
 // separated by commas are cross joins, left to right.
-func (p *Planner) fromClause(ctx context.Context, items []*pg.Node, req Request) (*rel, []*source, error) {
+func (p *Planner) fromClause(ctx context.Context, st *stmt, items []*pg.Node, outer *binder) (*rel, []*source, error) {
 	var srcs []*source
 	var build func(n *pg.Node) (*rel, error)
 	build = func(n *pg.Node) (*rel, error) {
 		switch {
 		case n.GetRangeVar() != nil:
 			rv := n.GetRangeVar()
-			tbl, ident, err := p.resolveTable(ctx, rv, req.Session)
+			if rv.GetSchemaname() == "" && rv.GetCatalogname() == "" {
+				if cte := st.cte(rv.GetRelname()); cte != nil {
+					alias := rv.GetRelname()
+					if a := rv.GetAlias(); a != nil && a.GetAliasname() != "" {
+						alias = a.GetAliasname()
+					}
+					srcs = append(srcs, &source{derived: cte, alias: alias, full: cte.schema, schema: cte.schema, quals: []string{alias}})
+					return &rel{src: len(srcs) - 1}, nil
+				}
+			}
+			tbl, ident, err := p.resolveTable(ctx, rv, st.req.Session)
 			if err != nil {
 				return nil, err
 			}
@@ -68,7 +78,7 @@ func (p *Planner) fromClause(ctx context.Context, items []*pg.Node, req Request)
 				}
 				quals = []string{alias}
 			}
-			srcs = append(srcs, &source{tbl: tbl, ident: ident, key: key, alias: alias, snap: req.Snapshots[key], full: full, quals: quals})
+			srcs = append(srcs, &source{tbl: tbl, ident: ident, key: key, alias: alias, snap: st.req.Snapshots[key], full: full, quals: quals})
 			return &rel{src: len(srcs) - 1}, nil
 		case n.GetJoinExpr() != nil:
 			je := n.GetJoinExpr()
@@ -104,7 +114,23 @@ func (p *Planner) fromClause(ctx context.Context, items []*pg.Node, req Request)
 			}
 			return out, nil
 		case n.GetRangeSubselect() != nil:
-			return nil, unsupported("subquery in FROM")
+			rs := n.GetRangeSubselect()
+			if rs.GetLateral() {
+				return nil, unsupported("LATERAL")
+			}
+			a := rs.GetAlias()
+			if a == nil || a.GetAliasname() == "" {
+				return nil, invalid("a subquery in FROM must have an alias")
+			}
+			if len(a.GetColnames()) > 0 {
+				return nil, unsupported("column aliases in FROM (%s(...))", a.GetAliasname())
+			}
+			sub, err := p.planNode(ctx, st, rs.GetSubquery(), nil)
+			if err != nil {
+				return nil, err
+			}
+			srcs = append(srcs, &source{derived: sub, alias: a.GetAliasname(), full: sub.schema, schema: sub.schema, quals: []string{a.GetAliasname()}})
+			return &rel{src: len(srcs) - 1}, nil
 		case n.GetRangeFunction() != nil:
 			return nil, unsupported("table function in FROM")
 		}
@@ -349,12 +375,18 @@ func hasAgg(e expr.Expr) bool {
 	return found
 }
 
-func (p *Planner) planSelect(ctx context.Context, sel *pg.SelectStmt, req Request) (*Query, error) {
+func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, outer *binder) (*planned, error) {
+	if w := sel.GetWithClause(); w != nil {
+		pop, err := p.withClause(ctx, st, w)
+		if err != nil {
+			return nil, err
+		}
+		defer pop()
+	}
+	if sel.GetOp() != pg.SetOperation_SETOP_NONE && sel.GetOp() != pg.SetOperation_SET_OPERATION_UNDEFINED {
+		return p.planSetOp(ctx, st, sel)
+	}
 	switch {
-	case sel.GetOp() != pg.SetOperation_SETOP_NONE && sel.GetOp() != pg.SetOperation_SET_OPERATION_UNDEFINED:
-		return nil, unsupported("%s", strings.TrimPrefix(sel.GetOp().String(), "SETOP_"))
-	case sel.GetWithClause() != nil:
-		return nil, unsupported("WITH (common table expressions)")
 	case len(sel.GetValuesLists()) > 0:
 		return nil, unsupported("VALUES lists")
 	case len(sel.GetWindowClause()) > 0:
@@ -364,11 +396,7 @@ func (p *Planner) planSelect(ctx context.Context, sel *pg.SelectStmt, req Reques
 	case len(sel.GetLockingClause()) > 0:
 		return nil, unsupported("FOR UPDATE/SHARE")
 	}
-	now := req.Now
-	if now.IsZero() {
-		now = time.Now().UTC()
-	}
-	pb := newBinder(&scope{}, req.Params, now)
+	pb := newBinder(&scope{}, st)
 	limit, offset, err := pb.limits(sel)
 	if err != nil {
 		return nil, err
@@ -385,20 +413,24 @@ func (p *Planner) planSelect(ctx context.Context, sel *pg.SelectStmt, req Reques
 		if len(sel.GetGroupClause()) > 0 || sel.GetHavingClause() != nil || len(sel.GetSortClause()) > 0 || distinct {
 			return nil, unsupported("GROUP BY, HAVING, ORDER BY or DISTINCT without FROM")
 		}
-		return p.planConstant(sel, req, now, limit, offset)
+		return p.planConstant(st, sel, limit, offset)
 	}
-	root, srcs, err := p.fromClause(ctx, sel.GetFromClause(), req)
+	root, srcs, err := p.fromClause(ctx, st, sel.GetFromClause(), outer)
 	if err != nil {
 		return nil, err
 	}
 
 	// First pass: bind against every column to report unknown names and to
 	// learn which columns and nested fields each table must read.
-	b1 := newBinder(layout(root, srcs, func(s *source) *arrow.Schema { return s.full }), req.Params, now)
+	b1 := newBinder(layout(root, srcs, func(s *source) *arrow.Schema { return s.full }), st)
+	b1.outer = outer
 	if _, err := p.bindSelect(b1, sel, root); err != nil {
 		return nil, err
 	}
 	for i, s := range srcs {
+		if s.derived != nil {
+			continue
+		}
 		s.fields = b1.neededFields(i, s.full)
 		if s.schema, err = scan.ProjectedSchema(s.tbl, s.snap, s.fields); err != nil {
 			return nil, err
@@ -407,12 +439,10 @@ func (p *Planner) planSelect(ctx context.Context, sel *pg.SelectStmt, req Reques
 
 	// Second pass: bind against the columns the scans produce.
 	sc := layout(root, srcs, func(s *source) *arrow.Schema { return s.schema })
-	b := newBinder(sc, req.Params, now)
+	b := newBinder(sc, st)
+	b.outer = outer
 	bq, err := p.bindSelect(b, sel, root)
 	if err != nil {
-		return nil, err
-	}
-	if err := b.checkParams(); err != nil {
 		return nil, err
 	}
 
@@ -431,10 +461,14 @@ func (p *Planner) planSelect(ctx context.Context, sel *pg.SelectStmt, req Reques
 	}
 
 	single := len(srcs) == 1
-	plain := single && !bq.agg && !distinct && len(bq.order) == 0 && len(above) == 0
+	plain := single && srcs[0].derived == nil && !bq.agg && !distinct && len(bq.order) == 0 && len(above) == 0
 	plans := make([]*scan.Plan, len(srcs))
 	residuals := make([]expr.Expr, len(srcs))
 	for i, s := range srcs {
+		if s.derived != nil {
+			residuals[i] = expr.AndOf(pl.scans[i])
+			continue
+		}
 		push := pruning.Translate(expr.AndOf(pl.scans[i]))
 		sreq := scan.Request{Table: s.tbl, SnapshotID: s.snap, Fields: s.fields, Filter: push.Filter,
 			BatchSize: p.opts.BatchSize, Concurrency: p.opts.ScanConcurrency}
@@ -447,13 +481,15 @@ func (p *Planner) planSelect(ctx context.Context, sel *pg.SelectStmt, req Reques
 		residuals[i] = push.Residual
 	}
 
-	q := &Query{ParamTypes: b.paramTypeList(), Snapshots: map[string]int64{}}
+	q := &planned{}
 	for i, s := range srcs {
-		q.Snapshots[s.key] = plans[i].SnapshotID()
+		if plans[i] != nil {
+			st.snapshots[s.key] = plans[i].SnapshotID()
+		}
 	}
-	if single {
+	if single && srcs[0].derived == nil {
 		s := srcs[0]
-		q.Source = catalog.ColumnSource{Catalog: p.cat.Name(), Schema: catalog.JoinNamespace(s.ident[:len(s.ident)-1]), Table: s.ident[len(s.ident)-1]}
+		q.source = catalog.ColumnSource{Catalog: p.cat.Name(), Schema: catalog.JoinNamespace(s.ident[:len(s.ident)-1]), Table: s.ident[len(s.ident)-1]}
 	}
 
 	// The pipeline above FROM, shared by every part.
@@ -461,9 +497,16 @@ func (p *Planner) planSelect(ctx context.Context, sel *pg.SelectStmt, req Reques
 	if err != nil {
 		return nil, err
 	}
-	q.Schema = out
+	q.schema = out
 	var buildFrom func(r *rel, part, parts int) executor.Operator
 	buildFrom = func(r *rel, part, parts int) executor.Operator {
+		if r.src >= 0 && srcs[r.src].derived != nil {
+			var op executor.Operator = srcs[r.src].derived.build(0, 1)
+			if residuals[r.src] != nil {
+				op = &executor.Filter{Input: op, Predicate: residuals[r.src]}
+			}
+			return op
+		}
 		if r.src >= 0 {
 			pln := plans[r.src]
 			var op executor.Operator = &executor.Scan{Plan: pln, Tasks: pln.Part(part, parts), Label: srcs[r.src].key}
@@ -479,10 +522,9 @@ func (p *Planner) planSelect(ctx context.Context, sel *pg.SelectStmt, req Reques
 			Output: sub(sc, r).schema()}
 	}
 	q.build = func(part, parts int) executor.Operator { return top(buildFrom(root, part, parts)) }
-	q.root = func() executor.Operator { return q.build(0, 1) }
-	q.Parts = 1
-	if plain && limit < 0 && offset <= 0 {
-		q.Parts = max(1, min(p.opts.MaxParts, plans[0].NumTasks()))
+	q.parts = 1
+	if plain && limit < 0 && offset <= 0 && srcs[0].derived == nil {
+		q.parts = max(1, min(p.opts.MaxParts, plans[0].NumTasks()))
 	}
 	return q, nil
 }
@@ -789,4 +831,44 @@ func rewriteAgg(e expr.Expr, groups []expr.Expr, aggIndex map[string]int, out *a
 		newKids[i] = rewriteAgg(k, groups, aggIndex, out, bad)
 	}
 	return expr.WithChildren(e, newKids)
+}
+
+// cte finds a common table expression in scope, innermost first.
+func (st *stmt) cte(name string) *planned {
+	for i := len(st.ctes) - 1; i >= 0; i-- {
+		if c, ok := st.ctes[i][name]; ok {
+			return c
+		}
+		for n, c := range st.ctes[i] {
+			if strings.EqualFold(n, name) {
+				return c
+			}
+		}
+	}
+	return nil
+}
+
+// withClause plans the CTEs of a WITH clause, in order (each may use the
+// ones before it), and returns a function that takes them out of scope.
+func (p *Planner) withClause(ctx context.Context, st *stmt, w *pg.WithClause) (func(), error) {
+	if w.GetRecursive() {
+		return nil, unsupported("WITH RECURSIVE")
+	}
+	scope := map[string]*planned{}
+	st.ctes = append(st.ctes, scope)
+	pop := func() { st.ctes = st.ctes[:len(st.ctes)-1] }
+	for _, c := range w.GetCtes() {
+		cte := c.GetCommonTableExpr()
+		if len(cte.GetAliascolnames()) > 0 {
+			pop()
+			return nil, unsupported("column names on a CTE (%s(...))", cte.GetCtename())
+		}
+		pl, err := p.planNode(ctx, st, cte.GetCtequery(), nil)
+		if err != nil {
+			pop()
+			return nil, fmt.Errorf("in WITH %s: %w", cte.GetCtename(), err)
+		}
+		scope[cte.GetCtename()] = pl
+	}
+	return pop, nil
 }
