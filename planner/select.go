@@ -20,14 +20,14 @@ import (
 type source struct {
 	derived *planned // a subquery or CTE instead of a table
 	tbl     *table.Table
-	ident  table.Identifier
-	key    string // dotted identifier, the key of Query.Snapshots
-	alias  string
-	snap   int64
-	full   *arrow.Schema // every column
-	schema *arrow.Schema // the columns the query reads (second pass)
-	fields []string      // field paths read; nil for all
-	quals  []string
+	ident   table.Identifier
+	key     string // dotted identifier, the key of Query.Snapshots
+	alias   string
+	snap    int64
+	full    *arrow.Schema // every column
+	schema  *arrow.Schema // the columns the query reads (second pass)
+	fields  []string      // field paths read; nil for all
+	quals   []string
 }
 
 // rel is a node of the FROM tree: a table or a join of two subtrees. Its
