@@ -252,10 +252,11 @@ func init() {
 			}
 			return 0
 		}),
-		"date_trunc": fnDateTrunc,
-		"date_part":  fnDatePart,
-		"greatest":   fnGreatestLeast(true),
-		"least":      fnGreatestLeast(false),
+		"date_trunc":   fnDateTrunc,
+		"date_part":    fnDatePart,
+		"add_interval": fnAddInterval,
+		"greatest":     fnGreatestLeast(true),
+		"least":        fnGreatestLeast(false),
 	}
 }
 
@@ -814,3 +815,37 @@ func fnDatePart(ctx context.Context, args []arrow.Array, out arrow.DataType, n i
 }
 
 var _ = memory.DefaultAllocator
+
+// fnAddInterval is add_interval(value, months, days, nanoseconds): a date or
+// timestamp moved by calendar months, days and a duration.
+func fnAddInterval(ctx context.Context, args []arrow.Array, out arrow.DataType, n int) (arrow.Array, error) {
+	tv, err := timeValues(args[0])
+	if err != nil {
+		return nil, err
+	}
+	months, _ := intValues(args[1])
+	days, _ := intValues(args[2])
+	nanos, _ := intValues(args[3])
+	b := array.NewBuilder(allocator(ctx), out)
+	defer b.Release()
+	for r := 0; r < n; r++ {
+		if anyNull(args, r) {
+			b.AppendNull()
+			continue
+		}
+		t := tv(r).AddDate(0, int(months(r)), int(days(r))).Add(time.Duration(nanos(r)))
+		switch bb := b.(type) {
+		case *array.Date32Builder:
+			bb.Append(arrow.Date32FromTime(t))
+		case *array.TimestampBuilder:
+			ts, err := arrow.TimestampFromTime(t, out.(*arrow.TimestampType).Unit)
+			if err != nil {
+				return nil, err
+			}
+			bb.Append(ts)
+		default:
+			return nil, fmt.Errorf("%w: add_interval to %s", ErrFunction, out)
+		}
+	}
+	return b.NewArray(), nil
+}

@@ -223,6 +223,24 @@ func (b *binder) valueExpr(n *pg.Node) (expr.Expr, error) {
 		if pr := tc.GetArg().GetParamRef(); pr != nil {
 			return b.param(int(pr.GetNumber()), to)
 		}
+		if to.ID() == arrow.INTERVAL_MONTH_DAY_NANO {
+			c := tc.GetArg().GetAConst()
+			if c == nil || c.GetSval() == nil {
+				return nil, unsupported("intervals other than constants ('3 days', '90' DAY)")
+			}
+			var mask int32
+			for _, m := range tc.GetTypeName().GetTypmods() {
+				if mc := m.GetAConst(); mc != nil && mc.GetIval() != nil {
+					mask = mc.GetIval().GetIval()
+					break
+				}
+			}
+			iv, err := parseInterval(c.GetSval().GetSval(), mask)
+			if err != nil {
+				return nil, err
+			}
+			return &expr.Literal{Value: scalar.NewMonthDayNanoIntervalScalar(iv)}, nil
+		}
 		inner, err := b.valueExpr(tc.GetArg())
 		if err != nil {
 			return nil, err
@@ -798,6 +816,8 @@ func sqlType(tn *pg.TypeName) (arrow.DataType, error) {
 		return &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, nil
 	case "time":
 		return arrow.FixedWidthTypes.Time64us, nil
+	case "interval":
+		return arrow.FixedWidthTypes.MonthDayNanoInterval, nil
 	case "uuid":
 		return &arrow.FixedSizeBinaryType{ByteWidth: 16}, nil
 	}

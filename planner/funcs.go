@@ -500,6 +500,9 @@ func (b *binder) arith(op string, ln, rn *pg.Node) (expr.Expr, error) {
 
 func (b *binder) arithTyped(op string, l, r expr.Expr) (expr.Expr, error) {
 	lt, rt := l.DataType(), r.DataType()
+	if isTemporal(lt) || isTemporal(rt) || lt.ID() == arrow.INTERVAL_MONTH_DAY_NANO || rt.ID() == arrow.INTERVAL_MONTH_DAY_NANO {
+		return temporalArith(op, l, r)
+	}
 	if lt.ID() == arrow.NULL || rt.ID() == arrow.NULL {
 		return &expr.Literal{Value: scalar.MakeNullScalar(i64)}, nil
 	}
@@ -531,4 +534,153 @@ func (b *binder) arithTyped(op string, l, r expr.Expr) (expr.Expr, error) {
 		return nil, err
 	}
 	return &expr.Arith{Op: op, L: l, R: r, Type: t}, nil
+}
+
+// Interval field masks of PostgreSQL's INTERVAL typmod.
+const (
+	maskMonth  = 1 << 1
+	maskYear   = 1 << 2
+	maskDay    = 1 << 3
+	maskHour   = 1 << 10
+	maskMinute = 1 << 11
+	maskSecond = 1 << 12
+)
+
+// parseInterval reads an interval constant: '3 days', '1 year 2 months',
+// '02:30:00', or a bare number whose unit the typmod gives ('90' DAY).
+func parseInterval(s string, mask int32) (arrow.MonthDayNanoInterval, error) {
+	var iv arrow.MonthDayNanoInterval
+	fields := strings.Fields(strings.ToLower(strings.TrimSpace(s)))
+	if len(fields) == 1 && mask != 0 {
+		var unit string
+		switch {
+		case mask&maskSecond != 0 && mask == maskSecond:
+			unit = "second"
+		case mask == maskMinute:
+			unit = "minute"
+		case mask == maskHour:
+			unit = "hour"
+		case mask == maskDay:
+			unit = "day"
+		case mask == maskMonth:
+			unit = "month"
+		case mask == maskYear:
+			unit = "year"
+		}
+		if unit != "" {
+			fields = append(fields, unit)
+		}
+	}
+	for i := 0; i < len(fields); i++ {
+		f := fields[i]
+		if strings.Contains(f, ":") {
+			var h, m int64
+			var sec float64
+			if _, err := fmt.Sscanf(f, "%d:%d:%g", &h, &m, &sec); err != nil {
+				if _, err := fmt.Sscanf(f, "%d:%d", &h, &m); err != nil {
+					return iv, invalid("interval %q: cannot read %q", s, f)
+				}
+			}
+			iv.Nanoseconds += (h*3600+m*60)*1e9 + int64(sec*1e9)
+			continue
+		}
+		var n float64
+		if _, err := fmt.Sscanf(f, "%g", &n); err != nil || i+1 >= len(fields) {
+			return iv, invalid("interval %q: want a number and a unit ('3 days')", s)
+		}
+		i++
+		unit := strings.TrimSuffix(fields[i], "s")
+		switch unit {
+		case "year", "yr", "y":
+			iv.Months += int32(n * 12)
+		case "month", "mon":
+			iv.Months += int32(n)
+		case "week", "w":
+			iv.Days += int32(n * 7)
+		case "day", "d":
+			iv.Days += int32(n)
+		case "hour", "hr", "h":
+			iv.Nanoseconds += int64(n * 3600e9)
+		case "minute", "min", "m":
+			iv.Nanoseconds += int64(n * 60e9)
+		case "second", "sec":
+			iv.Nanoseconds += int64(n * 1e9)
+		default:
+			return iv, invalid("interval %q: unknown unit %q", s, fields[i])
+		}
+	}
+	return iv, nil
+}
+
+// temporalArith binds date/timestamp arithmetic: date ± integer days,
+// date/timestamp ± interval. Constants fold at plan time.
+func temporalArith(op string, l, r expr.Expr) (expr.Expr, error) {
+	lt, rt := l.DataType(), r.DataType()
+	if op != "+" && op != "-" {
+		return nil, invalid("operator %s is not defined for %s and %s", op, lt, rt)
+	}
+	// Put the temporal operand on the left (only + commutes).
+	if !isTemporal(lt) && isTemporal(rt) && op == "+" {
+		l, r, lt, rt = r, l, rt, lt
+	}
+	if !isTemporal(lt) {
+		return nil, invalid("operator %s is not defined for %s and %s", op, lt, rt)
+	}
+	var iv arrow.MonthDayNanoInterval
+	switch {
+	case rt.ID() == arrow.INTERVAL_MONTH_DAY_NANO:
+		lit, ok := r.(*expr.Literal)
+		if !ok || !lit.Value.IsValid() {
+			return nil, unsupported("interval arithmetic with a non-constant interval")
+		}
+		iv = lit.Value.(*scalar.MonthDayNanoInterval).Value
+	case isInteger(rt) && lt.ID() == arrow.DATE32:
+		lit, ok := r.(*expr.Literal)
+		if !ok || !lit.Value.IsValid() {
+			return nil, unsupported("date arithmetic with a non-constant number of days")
+		}
+		iv.Days = int32(toInt64(lit.Value))
+	case lt.ID() == arrow.DATE32 && rt.ID() == arrow.DATE32 && op == "-":
+		return nil, unsupported("date - date")
+	default:
+		return nil, invalid("operator %s is not defined for %s and %s", op, lt, rt)
+	}
+	if op == "-" {
+		iv = arrow.MonthDayNanoInterval{Months: -iv.Months, Days: -iv.Days, Nanoseconds: -iv.Nanoseconds}
+	}
+	// A date shifted by whole days and months stays a date; otherwise the
+	// result is a timestamp, as in PostgreSQL.
+	outType := lt
+	if lt.ID() == arrow.DATE32 && iv.Nanoseconds != 0 {
+		outType = tsUS
+	}
+	args := []expr.Expr{l, &expr.Literal{Value: scalar.NewInt64Scalar(int64(iv.Months))},
+		&expr.Literal{Value: scalar.NewInt64Scalar(int64(iv.Days))}, &expr.Literal{Value: scalar.NewInt64Scalar(iv.Nanoseconds)}}
+	if lit, ok := l.(*expr.Literal); ok && lit.Value.IsValid() {
+		t, err := temporalValue(lit.Value)
+		if err != nil {
+			return nil, err
+		}
+		t = t.AddDate(0, int(iv.Months), int(iv.Days)).Add(time.Duration(iv.Nanoseconds))
+		if outType.ID() == arrow.DATE32 {
+			return &expr.Literal{Value: scalar.NewDate32Scalar(arrow.Date32FromTime(t))}, nil
+		}
+		ts := outType.(*arrow.TimestampType)
+		v, err := arrow.TimestampFromTime(t, ts.Unit)
+		if err != nil {
+			return nil, invalid("%v", err)
+		}
+		return &expr.Literal{Value: scalar.NewTimestampScalar(v, ts)}, nil
+	}
+	return &expr.Func{Name: "add_interval", Args: args, Type: outType}, nil
+}
+
+func temporalValue(v scalar.Scalar) (time.Time, error) {
+	switch x := v.(type) {
+	case *scalar.Date32:
+		return x.Value.ToTime(), nil
+	case *scalar.Timestamp:
+		return x.Value.ToTime(x.Type.(*arrow.TimestampType).Unit), nil
+	}
+	return time.Time{}, invalid("%s is not a date or timestamp", v.DataType())
 }
