@@ -108,6 +108,8 @@ func evalDatum(ctx context.Context, e expr.Expr, batch arrow.RecordBatch) (compu
 			return compute.NewDatum(v), nil
 		}
 		return compute.CastDatum(ctx, in, compute.SafeCastOptions(x.To))
+	case *ScalarSubquery:
+		return evalScalarSubquery(ctx, x)
 	case *expr.Arith:
 		return evalArith(ctx, x, batch)
 	case *expr.Case:

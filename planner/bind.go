@@ -143,6 +143,16 @@ func defaultName(n *pg.Node) string {
 func (b *binder) column(names []string, loc int32) (expr.Expr, error) {
 	col, sc, err := b.sc.resolve(names, loc)
 	if err != nil {
+		if b.outer != nil && errors.Is(err, ErrNoSuchColumn) {
+			if e, oerr := b.outer.column(names, loc); oerr == nil {
+				c, ok := e.(*expr.Column)
+				if !ok {
+					return nil, unsupported("a reference to a column two query levels up (%s)", strings.Join(names, "."))
+				}
+				b.correlated = true
+				return &outerRef{col: c}, nil
+			}
+		}
 		return nil, err
 	}
 	b.use(sc, col.Name)
@@ -265,7 +275,7 @@ func (b *binder) valueExpr(n *pg.Node) (expr.Expr, error) {
 	case n.GetSqlvalueFunction() != nil:
 		return b.sqlValueFunction(n.GetSqlvalueFunction())
 	case n.GetSubLink() != nil:
-		return nil, unsupported("subquery")
+		return b.subLink(n.GetSubLink())
 	case n.GetBooleanTest() != nil:
 		return nil, unsupported("IS [NOT] TRUE/FALSE/UNKNOWN")
 	}
@@ -324,6 +334,9 @@ func (b *binder) boolExpr(n *pg.Node) (expr.Expr, error) {
 	e, err := b.predicate(n)
 	if err != nil {
 		return nil, err
+	}
+	if isNullLiteral(e) {
+		return &expr.Literal{Value: scalar.MakeNullScalar(arrow.FixedWidthTypes.Boolean)}, nil
 	}
 	if e.DataType().ID() != arrow.BOOL {
 		return nil, invalid("argument of WHERE/AND/OR/NOT must be boolean, not %s (%s)", e.DataType(), e)
@@ -411,6 +424,27 @@ func (b *binder) aExpr(a *pg.A_Expr) (expr.Expr, error) {
 			}
 			in.List = append(in.List, e)
 		}
+		// An item that unify widened (rssi IN (1.5, 2), or a constant out
+		// of the column's range) makes the whole test compare in the wider
+		// type: float64 if any item needs it.
+		to := x.DataType()
+		for _, e := range in.List {
+			if t := e.DataType(); !arrow.TypeEqual(t, x.DataType()) && !isFloat(to) {
+				to = t
+			}
+		}
+		if !arrow.TypeEqual(to, x.DataType()) {
+			if in.X, err = castTo(x, to); err != nil {
+				return nil, err
+			}
+			for i, item := range in.List {
+				if p, ok := item.(*expr.Param); ok {
+					in.List[i] = &expr.Param{Index: p.Index, Type: to}
+				} else if in.List[i], err = castTo(item, to); err != nil {
+					return nil, err
+				}
+			}
+		}
 		return in, nil
 	case pg.A_Expr_Kind_AEXPR_BETWEEN, pg.A_Expr_Kind_AEXPR_NOT_BETWEEN:
 		bounds := a.GetRexpr().GetList().GetItems()
@@ -442,11 +476,16 @@ func (b *binder) aExpr(a *pg.A_Expr) (expr.Expr, error) {
 		if err != nil {
 			return nil, err
 		}
+		if isNullLiteral(pat) {
+			pat = &expr.Literal{Value: scalar.MakeNullScalar(arrow.BinaryTypes.String)}
+		}
 		if pat.DataType().ID() != arrow.STRING {
 			return nil, invalid("LIKE pattern must be a string, got %s", pat.DataType())
 		}
-		if _, ok := pat.(*expr.Column); ok {
-			return nil, unsupported("LIKE with a non-constant pattern")
+		switch pat.(type) {
+		case *expr.Literal, *expr.Param:
+		default:
+			return nil, unsupported("LIKE with a non-constant pattern (%s)", pat)
 		}
 		return &expr.Like{X: x, Pattern: pat, Negate: strings.HasPrefix(op, "!"), Fold: a.GetKind() == pg.A_Expr_Kind_AEXPR_ILIKE}, nil
 	case pg.A_Expr_Kind_AEXPR_NULLIF:
@@ -505,7 +544,18 @@ func (b *binder) compare(op expr.CmpOp, ln, rn *pg.Node) (expr.Expr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (in %s %s %s)", err, l, op, r)
 	}
+	if isNullLiteral(ul) && isNullLiteral(ur) {
+		// NULL = NULL: no kernel compares the null type; PostgreSQL reads
+		// both unknowns as text.
+		ul = &expr.Literal{Value: scalar.MakeNullScalar(arrow.BinaryTypes.String)}
+		ur = ul
+	}
 	return &expr.Compare{Op: op, L: ul, R: ur}, nil
+}
+
+func isNullLiteral(e expr.Expr) bool {
+	l, ok := e.(*expr.Literal)
+	return ok && l.DataType().ID() == arrow.NULL
 }
 
 // unify converts e to x's type, for IN lists.
@@ -530,20 +580,32 @@ func (b *binder) unifyPair(l, r expr.Expr) (expr.Expr, expr.Expr, error) {
 	ll, lConst := l.(*expr.Literal)
 	rl, rConst := r.(*expr.Literal)
 	switch {
+	case lConst && lt.ID() == arrow.NULL && rt.ID() != arrow.NULL:
+		return &expr.Literal{Value: scalar.MakeNullScalar(rt)}, r, nil
+	case rConst && rt.ID() == arrow.NULL && lt.ID() != arrow.NULL:
+		return l, &expr.Literal{Value: scalar.MakeNullScalar(lt)}, nil
 	case rConst && !lConst:
-		if isInteger(lt) && isFloat(rt) {
+		if isInteger(lt) && (isFloat(rt) || (isInteger(rt) && !intFits(rl.Value, lt))) {
 			return numericWiden(l, r)
 		}
 		v, err := coerceScalar(rl.Value, lt, "constant "+r.String())
 		return l, v, err
 	case lConst && !rConst:
-		if isInteger(rt) && isFloat(lt) {
+		if isInteger(rt) && (isFloat(lt) || (isInteger(lt) && !intFits(ll.Value, rt))) {
 			return numericWiden(l, r)
 		}
 		v, err := coerceScalar(ll.Value, rt, "constant "+l.String())
 		return v, r, err
 	}
 	return numericWiden(l, r)
+}
+
+// intFits reports whether integer constant v is in the range of integer
+// type t.
+func intFits(v scalar.Scalar, t arrow.DataType) bool {
+	bits := t.(arrow.FixedWidthDataType).BitWidth()
+	n := toInt64(v)
+	return bits >= 64 || (n <= int64(1)<<(bits-1)-1 && n >= -(int64(1)<<(bits-1)))
 }
 
 func numericWiden(l, r expr.Expr) (expr.Expr, expr.Expr, error) {
@@ -743,6 +805,13 @@ func constLiteral(c *pg.A_Const) (expr.Expr, error) {
 		return &expr.Literal{Value: scalar.NewInt64Scalar(int64(v.Ival.GetIval()))}, nil
 	case *pg.A_Const_Fval:
 		s := v.Fval.GetFval()
+		if u := strings.ToLower(strings.TrimLeft(s, "+-")); strings.HasPrefix(u, "0x") || strings.HasPrefix(u, "0o") || strings.HasPrefix(u, "0b") {
+			n, err := strconv.ParseInt(s, 0, 64)
+			if err != nil {
+				return nil, invalid("integer constant %s is out of range", s)
+			}
+			return &expr.Literal{Value: scalar.NewInt64Scalar(n)}, nil
+		}
 		if !strings.ContainsAny(s, ".eE") {
 			if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 				return &expr.Literal{Value: scalar.NewInt64Scalar(n)}, nil

@@ -105,6 +105,9 @@ func (q *Query) Explain() string { return executor.Explain(q.root()) }
 
 // stmt is the state of planning one statement, shared by its subqueries.
 type stmt struct {
+	p          *Planner
+	ctx        context.Context
+	corr       *corrRequest // set while planning a subquery's top SELECT
 	req        Request
 	now        time.Time
 	params     []scalar.Scalar
@@ -138,7 +141,7 @@ func (p *Planner) Plan(ctx context.Context, req Request) (*Query, error) {
 	if len(stmts) > 1 {
 		return nil, unsupported("more than one statement in a request")
 	}
-	st := &stmt{req: req, now: req.Now, params: req.Params, snapshots: map[string]int64{}}
+	st := &stmt{p: p, ctx: ctx, req: req, now: req.Now, params: req.Params, snapshots: map[string]int64{}}
 	if st.now.IsZero() {
 		st.now = time.Now().UTC()
 	}

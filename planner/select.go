@@ -376,6 +376,14 @@ func hasAgg(e expr.Expr) bool {
 }
 
 func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, outer *binder) (*planned, error) {
+	// A correlation request applies to this SELECT only, not to the
+	// queries nested in it.
+	corr := st.corr
+	st.corr = nil
+	defer func() { st.corr = corr }()
+	if corr == nil {
+		outer = nil
+	}
 	if w := sel.GetWithClause(); w != nil {
 		pop, err := p.withClause(ctx, st, w)
 		if err != nil {
@@ -446,11 +454,55 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 		return nil, err
 	}
 
+	// A correlated subquery hands its correlation to the enclosing query.
+	var where []expr.Expr
+	var corrOuter, corrInner, corrResid []expr.Expr
+	for _, c := range expr.Conjuncts(bq.where) {
+		if !hasOuter(c) {
+			where = append(where, c)
+			continue
+		}
+		if cmp, ok := c.(*expr.Compare); ok && cmp.Op == expr.Eq {
+			switch {
+			case isOuterOnly(cmp.L) && !hasOuter(cmp.R):
+				corrOuter, corrInner = append(corrOuter, unOuter(cmp.L)), append(corrInner, cmp.R)
+				continue
+			case isOuterOnly(cmp.R) && !hasOuter(cmp.L):
+				corrOuter, corrInner = append(corrOuter, unOuter(cmp.R)), append(corrInner, cmp.L)
+				continue
+			}
+		}
+		if corr == nil || corr.mode != subExists {
+			return nil, unsupported("correlated condition %s (only equalities with outer columns)", c)
+		}
+		corrResid = append(corrResid, c)
+	}
+	for _, e := range append(append([]expr.Expr{}, bq.having), exprsOf(bq.items)...) {
+		if e != nil && hasOuter(e) {
+			return nil, unsupported("outer column references outside WHERE in a subquery")
+		}
+	}
+	if corr != nil && corr.mode != subExists && len(corrInner) > 0 {
+		// Group by the correlation keys and return them after the value.
+		if bq.agg {
+			bq.groups = append(bq.groups, corrInner...)
+		}
+		keys := make([]expr.Expr, len(corrInner))
+		for i, e := range corrInner {
+			bq.items = append(bq.items, selectItem{name: fmt.Sprintf("_corr%d", i), e: e})
+			keys[i] = &expr.Column{Index: len(bq.items) - 1, Name: fmt.Sprintf("_corr%d", i), Type: e.DataType()}
+		}
+		corr.info.outerKeys, corr.info.innerKeys = corrOuter, keys
+		if limit >= 0 || offset > 0 || distinct {
+			return nil, unsupported("LIMIT, OFFSET or DISTINCT in a correlated subquery")
+		}
+	}
+
 	// Place WHERE and ON conjuncts as low in the join tree as they can go.
 	pl := &placer{scans: make([][]expr.Expr, len(srcs)), joins: map[*rel][]expr.Expr{}}
 	var above []expr.Expr
-	for _, c := range expr.Conjuncts(bq.where) {
-		if !pl.place(root, c, 0) {
+	for _, c := range where {
+		if hasSub(c) || !pl.place(root, c, 0) {
 			above = append(above, c)
 		}
 	}
@@ -493,9 +545,31 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 	}
 
 	// The pipeline above FROM, shared by every part.
-	top, out, err := p.pipeline(b, bq, sc, above, distinct, limit, offset)
-	if err != nil {
-		return nil, err
+	var top func(executor.Operator) executor.Operator
+	var out *arrow.Schema
+	if corr != nil && corr.mode == subExists {
+		// EXISTS only asks whether rows match: return the FROM columns,
+		// filtered, and let the enclosing query join on the correlation.
+		if bq.agg || limit >= 0 || offset > 0 {
+			return nil, unsupported("aggregates, LIMIT or OFFSET in an EXISTS subquery")
+		}
+		f := expr.AndOf(above)
+		out = sc.schema()
+		top = func(op executor.Operator) executor.Operator {
+			if f != nil {
+				op = &executor.Filter{Input: op, Predicate: f}
+			}
+			return op
+		}
+		corr.info.outerKeys, corr.info.innerKeys = corrOuter, corrInner
+		if len(corrResid) > 0 {
+			corr.info.residual = joinScope(expr.AndOf(corrResid), corr.outerWidth)
+		}
+	} else {
+		top, out, err = p.pipeline(b, bq, sc, above, distinct, limit, offset)
+		if err != nil {
+			return nil, err
+		}
 	}
 	q.schema = out
 	var buildFrom func(r *rel, part, parts int) executor.Operator
@@ -628,10 +702,78 @@ func splitJoinKeys(conds []expr.Expr, rightStart int) (lk, rk []expr.Expr, resid
 // aggregation, HAVING, projection, DISTINCT, ORDER BY and LIMIT. It returns
 // a function that stacks those operators on an input.
 func (p *Planner) pipeline(b *binder, bq *bound, sc *scope, above []expr.Expr, distinct bool, limit, offset int64) (func(executor.Operator) executor.Operator, *arrow.Schema, error) {
+	var bad error
 	in := sc.schema()
 	var stages []func(executor.Operator) executor.Operator
-	if f := expr.AndOf(above); f != nil {
+	// EXISTS and IN subqueries become semi and anti joins; correlated
+	// scalar subqueries become left joins that add their value as a column.
+	var plainConds []expr.Expr
+	for _, c := range above {
+		sq, _ := c.(*subqueryExpr)
+		neg := false
+		if n, ok := c.(*expr.Not); ok {
+			if inner, ok := n.X.(*subqueryExpr); ok {
+				sq, neg = inner, true
+			}
+		}
+		if sq == nil || sq.kind == subScalar {
+			plainConds = append(plainConds, c)
+			continue
+		}
+		jt := executor.SemiJoin
+		if neg {
+			jt = executor.AntiJoin
+		}
+		lk, rk := sq.outerKeys, sq.innerKeys
+		if sq.kind == subIn {
+			f := sq.plan.schema.Field(0)
+			lk = append([]expr.Expr{sq.test}, lk...)
+			rk = append([]expr.Expr{&expr.Column{Index: 0, Name: f.Name, Type: f.Type}}, rk...)
+		}
+		left := in
+		stages = append(stages, func(op executor.Operator) executor.Operator {
+			return &executor.HashJoin{Left: op, Right: sq.plan.build(0, 1), Type: jt, LeftKeys: lk, RightKeys: rk, Residual: sq.residual, Output: left}
+		})
+	}
+	for _, c := range plainConds {
+		expr.Walk(c, func(x expr.Expr) bool {
+			if sq, ok := x.(*subqueryExpr); ok && sq.kind != subScalar {
+				bad = invalid("EXISTS and IN subqueries are only supported as conditions of WHERE joined by AND")
+			}
+			return true
+		})
+	}
+	if bad != nil {
+		return nil, nil, bad
+	}
+	for i, c := range plainConds {
+		plainConds[i] = expr.Rewrite(c, func(x expr.Expr) expr.Expr {
+			sq, ok := x.(*subqueryExpr)
+			if !ok {
+				return x
+			}
+			fields := append([]arrow.Field{}, in.Fields()...)
+			for _, f := range sq.plan.schema.Fields() {
+				f.Nullable = true
+				fields = append(fields, f)
+			}
+			left, joined := in, arrow.NewSchema(fields, nil)
+			stages = append(stages, func(op executor.Operator) executor.Operator {
+				return &executor.HashJoin{Left: op, Right: sq.plan.build(0, 1), Type: executor.LeftJoin, LeftKeys: sq.outerKeys, RightKeys: sq.innerKeys, Output: joined}
+			})
+			_ = left
+			col := &expr.Column{Index: in.NumFields(), Name: sq.text, Type: sq.typ}
+			in = joined
+			return col
+		})
+	}
+	if f := expr.AndOf(plainConds); f != nil {
 		stages = append(stages, func(op executor.Operator) executor.Operator { return &executor.Filter{Input: op, Predicate: f} })
+	}
+	for _, e := range append(exprsOf(bq.items), bq.having) {
+		if e != nil && hasSub(e) {
+			return nil, nil, unsupported("correlated subqueries outside WHERE")
+		}
 	}
 	items := bq.items
 	having := bq.having
@@ -871,4 +1013,23 @@ func (p *Planner) withClause(ctx context.Context, st *stmt, w *pg.WithClause) (f
 		scope[cte.GetCtename()] = pl
 	}
 	return pop, nil
+}
+
+func hasOuter(e expr.Expr) bool {
+	found := false
+	expr.Walk(e, func(x expr.Expr) bool {
+		if _, ok := x.(*outerRef); ok {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+func exprsOf(items []selectItem) []expr.Expr {
+	out := make([]expr.Expr, len(items))
+	for i, it := range items {
+		out[i] = it.e
+	}
+	return out
 }

@@ -85,6 +85,19 @@ func exact(e expr.Expr) bool {
 // translate converts e (negated when neg is set) into an Iceberg predicate
 // with the same true-set as the SQL predicate.
 func translate(e expr.Expr, neg bool) (iceberg.BooleanExpression, bool) {
+	// Predicates on fields nested in structs stay with the executor:
+	// iceberg-go's row filter panics on sliced struct children (arrow-go
+	// compute), in goroutines no caller can recover.
+	nested := false
+	expr.Walk(e, func(x expr.Expr) bool {
+		if c, ok := x.(*expr.Column); ok && (len(c.Path) > 0 || arrow.IsNested(c.Type.ID())) {
+			nested = true
+		}
+		return !nested
+	})
+	if nested {
+		return nil, false
+	}
 	switch x := e.(type) {
 	case *expr.And, *expr.Or:
 		var args []expr.Expr

@@ -20,6 +20,7 @@ var (
 	errUnauthenticated = errors.New("unauthenticated")
 	errBadRequest      = errors.New("bad request")
 	errUnimplemented   = errors.New("not implemented")
+	errInternal        = errors.New("internal error")
 )
 
 // toStatus is the one place that maps errors to gRPC status codes. The

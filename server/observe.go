@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -121,11 +123,22 @@ func (s *Server) finish(ctx context.Context, span trace.Span, method string, sta
 	return err
 }
 
+// recovered turns a panic in a handler into an Internal error, so one bad
+// request cannot take the server down.
+func (s *Server) recovered(ctx context.Context, method string, err *error) {
+	if r := recover(); r != nil {
+		s.log.LogAttrs(ctx, slog.LevelError, "panic in handler", slog.String("method", method),
+			slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+		*err = fmt.Errorf("%w: internal error in %s: %v (this is a bug; the server keeps serving)", errInternal, method, r)
+	}
+}
+
 func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 	start := time.Now()
 	method := shortMethod(info.FullMethod)
 	ctx, span := tracer.Start(ctx, "flight."+method, trace.WithSpanKind(trace.SpanKindServer))
 	defer func() { err = s.finish(ctx, span, method, start, err) }()
+	defer s.recovered(ctx, method, &err)
 	if !skipAuth(info.FullMethod) {
 		if ctx, err = s.auth.check(ctx); err != nil {
 			s.metrics.authFailure(ctx)
@@ -147,6 +160,7 @@ func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.Str
 	method := shortMethod(info.FullMethod)
 	ctx, span := tracer.Start(ss.Context(), "flight."+method, trace.WithSpanKind(trace.SpanKindServer))
 	defer func() { err = s.finish(ctx, span, method, start, err) }()
+	defer s.recovered(ctx, method, &err)
 	if !skipAuth(info.FullMethod) {
 		if ctx, err = s.auth.check(ctx); err != nil {
 			s.metrics.authFailure(ctx)

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -176,7 +178,18 @@ func (s *Server) DoGetStatement(ctx context.Context, tkt flightsql.StatementQuer
 			span.SetAttributes(attribute.Int64("lakeflight.rows", rows), attribute.Int64("lakeflight.bytes", nbytes))
 			span.End()
 		}()
-		err := executor.Drain(runCtx, op, func(rec arrow.RecordBatch) error {
+		var err error
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.LogAttrs(ctx, slog.LevelError, "panic in query", slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+				perr := toStatus(fmt.Errorf("%w: internal error while executing the query: %v (this is a bug; the server keeps serving)", errInternal, r))
+				select {
+				case ch <- flight.StreamChunk{Err: perr}:
+				case <-runCtx.Done():
+				}
+			}
+		}()
+		err = executor.Drain(runCtx, op, func(rec arrow.RecordBatch) error {
 			out := array.NewRecordBatch(schema, rec.Columns(), rec.NumRows())
 			rows += out.NumRows()
 			nbytes += batchBytes(out)

@@ -1,0 +1,201 @@
+package planner
+
+import (
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	pg "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/lakeflight/lakeflight/executor"
+	"github.com/lakeflight/lakeflight/expr"
+)
+
+// outerRef is a column of an enclosing query, referenced by a correlated
+// subquery. Col indexes the enclosing query's scope.
+type outerRef struct{ col *expr.Column }
+
+func (o *outerRef) DataType() arrow.DataType { return o.col.Type }
+func (o *outerRef) String() string           { return "outer." + o.col.Name }
+
+type subKind int
+
+const (
+	subExists subKind = iota
+	subIn
+	subScalar
+)
+
+// subqueryExpr is a subquery used in an expression of the enclosing query.
+// EXISTS and IN become semi or anti joins; a correlated scalar subquery
+// becomes a left join with the subquery grouped by its correlation keys.
+type subqueryExpr struct {
+	kind   subKind
+	negate bool
+	test   expr.Expr // IN: the value looked up, over the outer scope
+	plan   *planned
+	// outerKeys (over the outer scope) equal innerKeys (over the
+	// subquery's output) for a row to match.
+	outerKeys, innerKeys []expr.Expr
+	// residual is a further join condition over outer columns followed by
+	// the subquery's output columns (EXISTS only).
+	residual expr.Expr
+	typ      arrow.DataType
+	text     string
+}
+
+func (s *subqueryExpr) DataType() arrow.DataType { return s.typ }
+func (s *subqueryExpr) String() string           { return s.text }
+
+// corrInfo is what planning a correlated subquery reports to its parent.
+type corrInfo struct {
+	outerKeys, innerKeys []expr.Expr
+	residual             expr.Expr // over outer scope ++ subquery output
+}
+
+func (b *binder) subLink(sl *pg.SubLink) (expr.Expr, error) {
+	var kind subKind
+	switch sl.GetSubLinkType() {
+	case pg.SubLinkType_EXISTS_SUBLINK:
+		kind = subExists
+	case pg.SubLinkType_ANY_SUBLINK:
+		kind = subIn
+		if names := sl.GetOperName(); len(names) > 0 && names[0].GetString_().GetSval() != "=" {
+			return nil, unsupported("%s ANY (subquery)", names[0].GetString_().GetSval())
+		}
+	case pg.SubLinkType_EXPR_SUBLINK:
+		kind = subScalar
+	case pg.SubLinkType_ALL_SUBLINK:
+		return nil, unsupported("ALL (subquery)")
+	default:
+		return nil, unsupported("subquery of kind %s", sl.GetSubLinkType())
+	}
+	text := "subquery"
+	sub := &subqueryExpr{kind: kind, text: text}
+	if kind == subIn {
+		t, err := b.valueExpr(sl.GetTestexpr())
+		if err != nil {
+			return nil, err
+		}
+		sub.test = t
+	}
+	corr := &corrInfo{}
+	mode := kind
+	pl, err := b.st.p.planSubquery(b, sl.GetSubselect(), mode, corr)
+	if err != nil {
+		return nil, err
+	}
+	sub.plan = pl
+	sub.outerKeys, sub.innerKeys, sub.residual = corr.outerKeys, corr.innerKeys, corr.residual
+	correlated := len(corr.outerKeys) > 0 || corr.residual != nil
+	switch kind {
+	case subExists:
+		sub.typ = bl
+		sub.text = "EXISTS (subquery)"
+	case subIn:
+		if pl.schema.NumFields()-len(corr.innerKeys) != 1 {
+			return nil, invalid("subquery in IN must return one column, it returns %d", pl.schema.NumFields()-len(corr.innerKeys))
+		}
+		ft := pl.schema.Field(0).Type
+		if !arrow.TypeEqual(ft, sub.test.DataType()) {
+			t, err := setOpType(ft, sub.test.DataType())
+			if err != nil {
+				return nil, fmt.Errorf("%w (IN subquery)", err)
+			}
+			if sub.test, err = castTo(sub.test, t); err != nil {
+				return nil, err
+			}
+			if !arrow.TypeEqual(ft, t) {
+				return nil, unsupported("IN subquery of type %s compared with %s", ft, sub.test.DataType())
+			}
+		}
+		sub.typ = bl
+		sub.text = fmt.Sprintf("%s IN (subquery)", sub.test)
+	case subScalar:
+		if pl.schema.NumFields()-len(corr.innerKeys) != 1 {
+			return nil, invalid("a subquery used as a value must return one column, it returns %d", pl.schema.NumFields()-len(corr.innerKeys))
+		}
+		sub.typ = pl.schema.Field(0).Type
+		if !correlated {
+			return &executor.ScalarSubquery{Build: func() executor.Operator { return pl.build(0, 1) }, Type: sub.typ, Text: "scalar subquery"}, nil
+		}
+		if corr.residual != nil {
+			return nil, unsupported("a correlated scalar subquery whose correlation is not equalities")
+		}
+		sub.text = "correlated scalar subquery"
+	}
+	return sub, nil
+}
+
+// hasSub reports whether e holds a subquery or an outer reference, which
+// keeps it from being pushed below joins.
+func hasSub(e expr.Expr) bool {
+	found := false
+	expr.Walk(e, func(x expr.Expr) bool {
+		switch x.(type) {
+		case *subqueryExpr, *outerRef:
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// isOuterOnly reports whether e references only outer columns (and at
+// least one).
+func isOuterOnly(e expr.Expr) bool {
+	outer, inner := false, false
+	expr.Walk(e, func(x expr.Expr) bool {
+		switch x.(type) {
+		case *outerRef:
+			outer = true
+			return false
+		case *expr.Column:
+			inner = true
+		}
+		return true
+	})
+	return outer && !inner
+}
+
+// unOuter turns outer references into plain columns of the outer scope.
+func unOuter(e expr.Expr) expr.Expr {
+	return expr.Rewrite(e, func(x expr.Expr) expr.Expr {
+		if o, ok := x.(*outerRef); ok {
+			return o.col
+		}
+		return x
+	})
+}
+
+// joinScope rewrites a correlated condition into one over the outer scope
+// (width outerWidth) followed by the subquery's columns.
+func joinScope(e expr.Expr, outerWidth int) expr.Expr {
+	shifted := expr.Rewrite(e, func(x expr.Expr) expr.Expr {
+		if c, ok := x.(*expr.Column); ok {
+			n := *c
+			n.Index += outerWidth
+			return &n
+		}
+		return x
+	})
+	return unOuter(shifted)
+}
+
+func (p *Planner) planSubquery(outer *binder, node *pg.Node, mode subKind, corr *corrInfo) (*planned, error) {
+	sel := node.GetSelectStmt()
+	if sel == nil {
+		return nil, unsupported("statement %s in a subquery", stmtName(node))
+	}
+	saved := outer.st.corr
+	outer.st.corr = &corrRequest{mode: mode, info: corr, outerWidth: len(outer.sc.cols)}
+	defer func() { outer.st.corr = saved }()
+	return p.planSelect(outer.st.ctx, outer.st, sel, outer)
+}
+
+// corrRequest tells planSelect that it plans a subquery, and how its
+// correlation is used.
+type corrRequest struct {
+	mode       subKind
+	info       *corrInfo
+	outerWidth int
+}
