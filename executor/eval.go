@@ -85,6 +85,11 @@ func evalDatum(ctx context.Context, e expr.Expr, batch arrow.RecordBatch) (compu
 			return nil, err
 		}
 		defer in.Release()
+		if x.X.DataType().ID() == arrow.NULL {
+			// Every value of the null type is NULL, but arrow-go's is_null
+			// reads the missing validity bitmap of a null array as "valid".
+			return compute.NewDatum(scalar.NewBooleanScalar(!x.Negate)), nil
+		}
 		isNull, err := compute.CallFunction(ctx, "is_null", nil, in)
 		if err != nil || !x.Negate {
 			return isNull, err

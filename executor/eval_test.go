@@ -271,6 +271,8 @@ func evalCases() []evalCase {
 	add("st.inner.y IS NOT NULL", isNotNull(colY), func(r row) any { return r.stY() != nil })
 	add("(p AND q) IS NULL", isNull(andE(colP, colQ)), func(r row) any { return and3(r.p, r.q) == nil })
 	add("NULL IS NULL", isNull(nullOf(arrow.PrimitiveTypes.Int64)), func(row) any { return true })
+	add("untyped NULL IS NULL", isNull(nullOf(arrow.Null)), func(row) any { return true })
+	add("untyped NULL IS NOT NULL", isNotNull(nullOf(arrow.Null)), func(row) any { return false })
 	add("1 IS NOT NULL", isNotNull(i64(1)), func(row) any { return true })
 
 	// IN with SQL semantics for NULL.
