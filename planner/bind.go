@@ -43,6 +43,7 @@ type binder struct {
 	// aggOK allows aggregate calls (select list, HAVING, ORDER BY); where
 	// names the clause being bound, for errors.
 	aggOK bool
+	winOK bool
 	where string
 }
 

@@ -55,7 +55,7 @@ func funcName(fc *pg.FuncCall) string {
 func (b *binder) funcCall(fc *pg.FuncCall) (expr.Expr, error) {
 	name := funcName(fc)
 	if fc.GetOver() != nil {
-		return nil, unsupported("window function %s() OVER (...)", name)
+		return b.windowCall(name, fc)
 	}
 	if fc.GetAggFilter() != nil {
 		return nil, unsupported("FILTER (WHERE ...) on aggregate %s()", name)

@@ -266,11 +266,11 @@ func (p *Planner) bindSelect(b *binder, sel *pg.SelectStmt, root *rel) (*bound, 
 			return nil, err
 		}
 	}
-	b.aggOK, b.where = true, "the select list"
+	b.aggOK, b.winOK, b.where = true, true, "the select list"
 	if out.items, err = b.selectList(sel.GetTargetList()); err != nil {
 		return nil, err
 	}
-	b.aggOK, b.where = false, "GROUP BY"
+	b.aggOK, b.winOK, b.where = false, false, "GROUP BY"
 	for _, g := range sel.GetGroupClause() {
 		e, err := b.groupItem(g, sel.GetTargetList(), out.items)
 		if err != nil {
@@ -284,7 +284,7 @@ func (p *Planner) bindSelect(b *binder, sel *pg.SelectStmt, root *rel) (*bound, 
 			return nil, err
 		}
 	}
-	b.where = "ORDER BY"
+	b.where, b.winOK = "ORDER BY", true
 	for _, s := range sel.GetSortClause() {
 		sb := s.GetSortBy()
 		oi := orderItem{pos: -1, desc: sb.GetSortbyDir() == pg.SortByDir_SORTBY_DESC}
@@ -321,7 +321,7 @@ func (p *Planner) bindSelect(b *binder, sel *pg.SelectStmt, root *rel) (*bound, 
 		}
 		out.order = append(out.order, oi)
 	}
-	b.aggOK = false
+	b.aggOK, b.winOK = false, false
 	out.agg = len(out.groups) > 0 || out.having != nil
 	for _, it := range out.items {
 		out.agg = out.agg || hasAgg(it.e)
@@ -362,15 +362,11 @@ func (b *binder) groupItem(g *pg.Node, targets []*pg.Node, items []selectItem) (
 }
 
 func hasAgg(e expr.Expr) bool {
-	if e == nil {
-		return false
-	}
 	found := false
-	expr.Walk(e, func(x expr.Expr) bool {
+	walkAll(e, func(x expr.Expr) {
 		if _, ok := x.(*aggCall); ok {
 			found = true
 		}
-		return !found
 	})
 	return found
 }
@@ -783,15 +779,13 @@ func (p *Planner) pipeline(b *binder, bq *bound, sc *scope, above []expr.Expr, d
 		var aggs []*aggCall
 		index := map[string]int{}
 		collect := func(e expr.Expr) {
-			expr.Walk(e, func(x expr.Expr) bool {
+			walkAll(e, func(x expr.Expr) {
 				if a, ok := x.(*aggCall); ok {
 					if _, seen := index[a.String()]; !seen {
 						index[a.String()] = len(aggs)
 						aggs = append(aggs, a)
 					}
-					return false
 				}
-				return true
 			})
 		}
 		for _, it := range items {
@@ -858,6 +852,57 @@ func (p *Planner) pipeline(b *binder, bq *bound, sc *scope, above []expr.Expr, d
 			h := having
 			stages = append(stages, func(op executor.Operator) executor.Operator { return &executor.Filter{Input: op, Predicate: h} })
 		}
+	}
+
+	// Window functions run after aggregation, before the projection.
+	var wins []*winCall
+	winIndex := map[string]int{}
+	for _, e := range append(exprsOf(items), orderExprs(order)...) {
+		walkAll(e, func(x expr.Expr) {
+			if w, ok := x.(*winCall); ok {
+				if _, seen := winIndex[w.String()]; !seen {
+					winIndex[w.String()] = len(wins)
+					wins = append(wins, w)
+				}
+			}
+		})
+	}
+	if len(wins) > 0 {
+		fields := append([]arrow.Field{}, cur.Fields()...)
+		calls := make([]executor.WindowCall, len(wins))
+		for i, w := range wins {
+			calls[i] = w.call
+			fields = append(fields, arrow.Field{Name: winName(i), Type: w.call.Type, Nullable: true})
+		}
+		winSchema := arrow.NewSchema(fields, nil)
+		base := cur.NumFields()
+		stages = append(stages, func(op executor.Operator) executor.Operator {
+			return &executor.Window{Input: op, Calls: calls, Output: winSchema}
+		})
+		toCol := func(e expr.Expr) expr.Expr {
+			if e == nil {
+				return nil
+			}
+			return expr.Rewrite(e, func(x expr.Expr) expr.Expr {
+				if w, ok := x.(*winCall); ok {
+					k := winIndex[w.String()]
+					return &expr.Column{Index: base + k, Name: w.String(), Type: w.call.Type}
+				}
+				return x
+			})
+		}
+		newItems := make([]selectItem, len(items))
+		for i, it := range items {
+			newItems[i] = selectItem{name: it.name, e: toCol(it.e)}
+		}
+		items = newItems
+		newOrder := make([]orderItem, len(order))
+		for i, o := range order {
+			newOrder[i] = o
+			newOrder[i].e = toCol(o.e)
+		}
+		order = newOrder
+		cur = winSchema
 	}
 
 	// Projection, with hidden columns for ORDER BY expressions that are not
@@ -958,6 +1003,9 @@ func rewriteAgg(e expr.Expr, groups []expr.Expr, aggIndex map[string]int, out *a
 		i := len(groups) + aggIndex[a.String()]
 		return &expr.Column{Index: i, Name: a.String(), Type: a.typ}
 	}
+	if w, ok := e.(*winCall); ok {
+		return mapWin(w, func(x expr.Expr) expr.Expr { return rewriteAgg(x, groups, aggIndex, out, bad) })
+	}
 	if c, ok := e.(*expr.Column); ok {
 		if *bad == nil {
 			*bad = invalid("column %s must appear in the GROUP BY clause or be used in an aggregate function", c.Name)
@@ -1030,6 +1078,16 @@ func exprsOf(items []selectItem) []expr.Expr {
 	out := make([]expr.Expr, len(items))
 	for i, it := range items {
 		out[i] = it.e
+	}
+	return out
+}
+
+func orderExprs(order []orderItem) []expr.Expr {
+	var out []expr.Expr
+	for _, o := range order {
+		if o.e != nil {
+			out = append(out, o.e)
+		}
 	}
 	return out
 }

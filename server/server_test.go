@@ -226,7 +226,7 @@ func TestErrorsKeepServing(t *testing.T) {
 		{"SELECT * FROM mall.nope", codes.NotFound, "mall.nope"},
 		{"SELECT * FROM nowhere.shops", codes.NotFound, "nowhere"},
 		{"SELECT nope FROM mall.shops", codes.NotFound, `"nope"`},
-		{"SELECT shop_code, row_number() OVER (ORDER BY shop_code) FROM mall.shops", codes.Unimplemented, "window function row_number"},
+		{"SELECT rank() OVER w FROM mall.shops WINDOW w AS (ORDER BY floor)", codes.Unimplemented, "WINDOW"},
 		{"WITH RECURSIVE r AS (SELECT 1) SELECT * FROM r", codes.Unimplemented, "WITH RECURSIVE"},
 		{"SELECT shop_code FROM mall.shops UNION SELECT shop_code, floor FROM mall.shops", codes.InvalidArgument, "same number of columns"},
 		{"SELECT count(*) FROM mall.shops WHERE count(*) > 1", codes.InvalidArgument, "not allowed in WHERE"},
