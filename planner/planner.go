@@ -116,6 +116,19 @@ type stmt struct {
 	snapshots  map[string]int64
 	// ctes is a stack of WITH scopes, innermost last.
 	ctes []map[string]*planned
+	// measure wraps every operator to count its output (EXPLAIN ANALYZE).
+	measure bool
+}
+
+// m wraps an operator for EXPLAIN ANALYZE when the statement asks for it.
+func (st *stmt) m(op executor.Operator) executor.Operator {
+	if !st.measure {
+		return op
+	}
+	if _, ok := op.(*executor.Measured); ok {
+		return op
+	}
+	return &executor.Measured{Op: op}
 }
 
 // planned is a planned relation: its schema and a builder of the operator
@@ -149,6 +162,16 @@ func (p *Planner) Plan(ctx context.Context, req Request) (*Query, error) {
 	explain := false
 	if ex := node.GetExplainStmt(); ex != nil {
 		node, explain = ex.GetQuery(), true
+		for _, o := range ex.GetOptions() {
+			d := o.GetDefElem()
+			switch strings.ToLower(d.GetDefname()) {
+			case "analyze":
+				st.measure = d.GetArg() == nil || !strings.EqualFold(defString(d.GetArg()), "false")
+			case "verbose", "costs", "format":
+			default:
+				return nil, unsupported("EXPLAIN option %s", d.GetDefname())
+			}
+		}
 	}
 	pl, err := p.planNode(ctx, st, node, nil)
 	if err != nil {
@@ -165,6 +188,9 @@ func (p *Planner) Plan(ctx context.Context, req Request) (*Query, error) {
 		Source:     pl.source,
 		build:      pl.build,
 		root:       func() executor.Operator { return pl.build(0, 1) },
+	}
+	if explain && st.measure {
+		return explainAnalyzeQuery(q), nil
 	}
 	if explain {
 		return explainQuery(q), nil
@@ -324,4 +350,32 @@ func (p *Planner) loadIn(ctx context.Context, ns table.Identifier, name string) 
 		return nil, nil, fmt.Errorf("%w: %s", catalog.ErrNoSuchNamespace, catalog.JoinNamespace(ns))
 	}
 	return nil, nil, err
+}
+
+func defString(n *pg.Node) string {
+	if s := n.GetString_(); s != nil {
+		return s.GetSval()
+	}
+	if b := n.GetBoolean(); b != nil {
+		if b.GetBoolval() {
+			return "true"
+		}
+		return "false"
+	}
+	return ""
+}
+
+// explainAnalyzeQuery answers EXPLAIN ANALYZE: at execution it runs the
+// plan and returns it annotated with rows, batches, bytes and time.
+func explainAnalyzeQuery(q *Query) *Query {
+	out := arrow.NewSchema([]arrow.Field{{Name: "plan", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
+	return &Query{
+		Schema:     out,
+		ParamTypes: q.ParamTypes,
+		Parts:      1,
+		Snapshots:  q.Snapshots,
+		root: func() executor.Operator {
+			return &executor.ExplainAnalyze{Plan: q.root(), Output: out}
+		},
+	}
 }

@@ -553,7 +553,7 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 		out = sc.schema()
 		top = func(op executor.Operator) executor.Operator {
 			if f != nil {
-				op = &executor.Filter{Input: op, Predicate: f}
+				op = st.m(&executor.Filter{Input: op, Predicate: f})
 			}
 			return op
 		}
@@ -573,23 +573,23 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 		if r.src >= 0 && srcs[r.src].derived != nil {
 			var op executor.Operator = srcs[r.src].derived.build(0, 1)
 			if residuals[r.src] != nil {
-				op = &executor.Filter{Input: op, Predicate: residuals[r.src]}
+				op = st.m(&executor.Filter{Input: op, Predicate: residuals[r.src]})
 			}
 			return op
 		}
 		if r.src >= 0 {
 			pln := plans[r.src]
-			var op executor.Operator = &executor.Scan{Plan: pln, Tasks: pln.Part(part, parts), Label: srcs[r.src].key}
+			var op executor.Operator = st.m(&executor.Scan{Plan: pln, Tasks: pln.Part(part, parts), Label: srcs[r.src].key})
 			if residuals[r.src] != nil {
-				op = &executor.Filter{Input: op, Predicate: residuals[r.src]}
+				op = st.m(&executor.Filter{Input: op, Predicate: residuals[r.src]})
 			}
 			return op
 		}
 		l := buildFrom(r.left, part, parts)
 		rr := buildFrom(r.right, 0, 1)
 		lk, rk, resid := splitJoinKeys(pl.joins[r], r.right.lo-r.lo)
-		return &executor.HashJoin{Left: l, Right: rr, Type: r.jt, LeftKeys: lk, RightKeys: rk, Residual: resid,
-			Output: sub(sc, r).schema()}
+		return st.m(&executor.HashJoin{Left: l, Right: rr, Type: r.jt, LeftKeys: lk, RightKeys: rk, Residual: resid,
+			Output: sub(sc, r).schema()})
 	}
 	q.build = func(part, parts int) executor.Operator { return top(buildFrom(root, part, parts)) }
 	q.parts = 1
@@ -982,8 +982,8 @@ func (p *Planner) pipeline(b *binder, bq *bound, sc *scope, above []expr.Expr, d
 		})
 	}
 	return func(op executor.Operator) executor.Operator {
-		for _, st := range stages {
-			op = st(op)
+		for _, stage := range stages {
+			op = b.st.m(stage(op))
 		}
 		return op
 	}, out, nil

@@ -41,18 +41,21 @@ func (p *Planner) planSetOp(ctx context.Context, st *stmt, sel *pg.SelectStmt) (
 	all := sel.GetAll()
 	build := func(int, int) executor.Operator {
 		l, r := lb(), rb()
-		switch sel.GetOp() {
-		case pg.SetOperation_SETOP_UNION:
-			var op executor.Operator = &executor.Concat{Inputs: []executor.Operator{l, r}, Output: out}
-			if !all {
-				op = distinctOp(op, out)
+		op := func() executor.Operator {
+			switch sel.GetOp() {
+			case pg.SetOperation_SETOP_UNION:
+				var op executor.Operator = &executor.Concat{Inputs: []executor.Operator{l, r}, Output: out}
+				if !all {
+					op = distinctOp(op, out)
+				}
+				return op
+			case pg.SetOperation_SETOP_INTERSECT:
+				return &executor.SetOp{Left: l, Right: r, Kind: executor.Intersect, All: all}
+			default:
+				return &executor.SetOp{Left: l, Right: r, Kind: executor.Except, All: all}
 			}
-			return op
-		case pg.SetOperation_SETOP_INTERSECT:
-			return &executor.SetOp{Left: l, Right: r, Kind: executor.Intersect, All: all}
-		default:
-			return &executor.SetOp{Left: l, Right: r, Kind: executor.Except, All: all}
-		}
+		}()
+		return st.m(op)
 	}
 	res := &planned{schema: out, build: build, parts: 1}
 	return p.orderAndLimit(st, sel, res)
@@ -149,13 +152,13 @@ func (p *Planner) orderAndLimit(st *stmt, sel *pg.SelectStmt, in *planned) (*pla
 	build := func(part, parts int) executor.Operator {
 		op := in.build(0, 1)
 		if len(keys) > 0 {
-			return &executor.Sort{Input: op, Keys: keys, Limit: limit, Offset: max(offset, 0)}
+			return st.m(&executor.Sort{Input: op, Keys: keys, Limit: limit, Offset: max(offset, 0)})
 		}
 		n := limit
 		if n < 0 {
 			n = 1<<63 - 1
 		}
-		return &executor.Limit{Input: op, N: n, Offset: max(offset, 0)}
+		return st.m(&executor.Limit{Input: op, N: n, Offset: max(offset, 0)})
 	}
 	return &planned{schema: in.schema, build: build, parts: 1}, nil
 }
