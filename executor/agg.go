@@ -102,13 +102,14 @@ type HashAggregate struct {
 	// BatchSize is the number of groups per output batch; 0 for 65536.
 	BatchSize int
 
-	ctx     context.Context
-	keys    map[string]int32
-	keyBufs []array.Builder
-	states  []aggState
-	ngroups int
-	out     []arrow.RecordBatch
-	done    bool
+	ctx      context.Context
+	keys     map[string]int32
+	keyBufs  []array.Builder
+	states   []aggState
+	ngroups  int
+	out      []arrow.RecordBatch
+	done     bool
+	reserved int64
 }
 
 var _ Operator = (*HashAggregate)(nil)
@@ -248,6 +249,15 @@ func (h *HashAggregate) consume() error {
 		if err != nil {
 			return err
 		}
+		// Each group costs its key in the map and its accumulators.
+		grow := int64(h.ngroups)*(int64(len(keyBuf))+48+16*int64(len(h.Aggs))) - h.reserved
+		if grow > 0 {
+			reserve(h.ctx, grow)
+			h.reserved += grow
+		}
+		if err := checkMemory(h.ctx, "GROUP BY or DISTINCT"); err != nil {
+			return err
+		}
 		if err := h.ctx.Err(); err != nil {
 			return context.Cause(h.ctx)
 		}
@@ -308,6 +318,10 @@ func (h *HashAggregate) emit() error {
 }
 
 func (h *HashAggregate) Close() error {
+	if h.reserved != 0 {
+		reserve(h.ctx, -h.reserved)
+		h.reserved = 0
+	}
 	for _, r := range h.out {
 		r.Release()
 	}

@@ -46,6 +46,7 @@ type HashJoin struct {
 	table        map[string][]int32
 	rightMatched []bool
 	joined       *arrow.Schema // left + right, for the residual
+	reserved     int64
 	leftDone     bool
 	tailDone     bool
 	pending      []arrow.RecordBatch
@@ -96,6 +97,9 @@ func (j *HashJoin) buildSide() error {
 			return err
 		}
 		batches = append(batches, b)
+		if err := checkMemory(j.ctx, "the build side of a join"); err != nil {
+			return err
+		}
 	}
 	rs := j.Right.Schema()
 	if len(batches) == 0 {
@@ -126,7 +130,9 @@ func (j *HashJoin) buildSide() error {
 		}
 		j.table[string(buf)] = append(j.table[string(buf)], int32(r))
 	}
-	return nil
+	j.reserved = int64(len(j.table))*64 + j.build.NumRows()*4
+	reserve(j.ctx, j.reserved)
+	return checkMemory(j.ctx, "the hash table of a join")
 }
 
 type colWriter struct {
@@ -405,6 +411,10 @@ func (j *HashJoin) Close() error {
 	if j.build != nil {
 		j.build.Release()
 		j.build = nil
+	}
+	if j.reserved != 0 {
+		reserve(j.ctx, -j.reserved)
+		j.reserved = 0
 	}
 	return errorsJoin(j.Left.Close(), j.Right.Close())
 }

@@ -106,6 +106,9 @@ func (s *Sort) run() error {
 			return err
 		}
 		batches = append(batches, in)
+		if err := checkMemory(s.ctx, "ORDER BY"); err != nil {
+			return err
+		}
 	}
 	if len(batches) == 0 {
 		return nil

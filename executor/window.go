@@ -154,6 +154,9 @@ func (w *Window) run() error {
 			return err
 		}
 		batches = append(batches, b)
+		if err := checkMemory(w.ctx, "a window function"); err != nil {
+			return err
+		}
 	}
 	if len(batches) == 0 {
 		return nil

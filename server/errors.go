@@ -49,6 +49,8 @@ func toStatus(err error) error {
 	case errors.Is(err, catalog.ErrNoSuchTable), errors.Is(err, catalog.ErrNoSuchNamespace),
 		errors.Is(err, planner.ErrNoSuchColumn), errors.Is(err, scan.ErrNoSuchSnapshot):
 		code = codes.NotFound
+	case errors.Is(err, executor.ErrMemoryLimit):
+		code = codes.ResourceExhausted
 	case errors.Is(err, errBadTicket):
 		code = codes.PermissionDenied
 	case errors.Is(err, errUnauthenticated):

@@ -164,7 +164,7 @@ func (s *Server) DoGetStatement(ctx context.Context, tkt flightsql.StatementQuer
 	op := q.Operator(st.Part, max(st.Parts, 1))
 	runCtx, cancel := context.WithCancelCause(ctx)
 	release := s.cancels.add(key, cancel)
-	runCtx = executor.WithAllocator(runCtx, s.mem)
+	runCtx, _ = executor.WithMemoryLimit(runCtx, s.mem, max(s.opts.QueryMemoryLimit, 0))
 	ch := make(chan flight.StreamChunk, 2)
 	_, span := tracer.Start(ctx, "query.execute", trace.WithAttributes(
 		attribute.String("db.query.text", truncate(st.SQL, 4096)),

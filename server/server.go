@@ -52,6 +52,10 @@ type Options struct {
 	MaxHeaderListSize uint32
 	// Allocator is used for all Arrow memory. Default memory.DefaultAllocator.
 	Allocator memory.Allocator
+	// QueryMemoryLimit bounds the memory one query stream may hold in
+	// operators that keep rows (sort, aggregate, join, window); past it the
+	// query fails with ResourceExhausted. Default 2 GiB; negative for none.
+	QueryMemoryLimit int64
 	// Logger receives structured logs. Default slog.Default().
 	Logger *slog.Logger
 	// Metrics receives query metrics. Default: a no-op meter.
@@ -67,6 +71,7 @@ func DefaultOptions() Options {
 		KeepaliveInterval: 30 * time.Second,
 		MaxHeaderListSize: 1 << 20,
 		Allocator:         memory.DefaultAllocator,
+		QueryMemoryLimit:  2 << 30,
 		Logger:            slog.Default(),
 		Version:           "dev",
 	}
@@ -85,6 +90,9 @@ func (o *Options) fill() {
 	}
 	if o.Allocator == nil {
 		o.Allocator = d.Allocator
+	}
+	if o.QueryMemoryLimit == 0 {
+		o.QueryMemoryLimit = d.QueryMemoryLimit
 	}
 	if o.Logger == nil {
 		o.Logger = d.Logger

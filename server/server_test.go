@@ -661,3 +661,30 @@ func TestFilesystemCatalog(t *testing.T) {
 		t.Fatalf("shops S0001..S0009: %d rows", n)
 	}
 }
+
+func TestQueryMemoryLimit(t *testing.T) {
+	f := startServer(t, func(o *server.Options) { o.QueryMemoryLimit = 256 << 10 })
+	ctx := context.Background()
+	c := f.client(t)
+	info, err := c.Execute(ctx, "SELECT * FROM mall.probe_events ORDER BY occur_time DESC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdr, err := c.DoGet(ctx, info.Endpoint[0].Ticket)
+	if err == nil {
+		for rdr.Next() {
+		}
+		err = rdr.Err()
+		rdr.Release()
+	}
+	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "query-memory-limit") {
+		t.Fatalf("sort over the limit: %v", err)
+	}
+	info, err = c.Execute(ctx, "SELECT shop_code FROM mall.shops ORDER BY shop_code LIMIT 3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := readAll(t, ctx, c, info, ""); n != 3 {
+		t.Fatalf("small query after the limit: %d rows", n)
+	}
+}

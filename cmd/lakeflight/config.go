@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -29,18 +30,20 @@ type config struct {
 	MetricsListen              string   `yaml:"metrics_listen"`
 	TicketKeyFile              string   `yaml:"ticket_key_file"`
 	MaxEndpoints               int      `yaml:"max_endpoints"`
+	QueryMemoryLimit           string   `yaml:"query_memory_limit"`
 	LogLevel                   string   `yaml:"log_level"`
 	LogFormat                  string   `yaml:"log_format"`
 }
 
 func defaultConfig() config {
 	return config{
-		Listen:       "127.0.0.1:8815",
-		CatalogName:  "default",
-		DemoEvents:   2_000_000,
-		MaxEndpoints: 4,
-		LogLevel:     "info",
-		LogFormat:    "text",
+		Listen:           "127.0.0.1:8815",
+		CatalogName:      "default",
+		DemoEvents:       2_000_000,
+		MaxEndpoints:     4,
+		QueryMemoryLimit: "2GiB",
+		LogLevel:         "info",
+		LogFormat:        "text",
 	}
 }
 
@@ -93,6 +96,7 @@ func parseServe(args []string) (config, error) {
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", cfg.MetricsListen, "address for the Prometheus /metrics endpoint (empty: off)")
 	fs.StringVar(&cfg.TicketKeyFile, "ticket-key-file", cfg.TicketKeyFile, "file holding the key that signs tickets (share it between nodes); default a random key")
 	fs.IntVar(&cfg.MaxEndpoints, "max-endpoints", cfg.MaxEndpoints, "most endpoints a scan is split into for parallel readers")
+	fs.StringVar(&cfg.QueryMemoryLimit, "query-memory-limit", cfg.QueryMemoryLimit, "memory one query may hold in sorts, aggregates, joins and windows (e.g. 512MiB, 4GiB; 0 for none)")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
 	if err := fs.Parse(args); err != nil {
@@ -114,6 +118,9 @@ func (c *config) validate() error {
 	}
 	if c.MaxEndpoints < 1 {
 		return fmt.Errorf("--max-endpoints must be at least 1, got %d", c.MaxEndpoints)
+	}
+	if _, err := parseBytes(c.QueryMemoryLimit); err != nil {
+		return fmt.Errorf("--query-memory-limit: %w", err)
 	}
 	if c.DemoEvents < 1 {
 		return fmt.Errorf("--demo-events must be positive, got %d", c.DemoEvents)
@@ -178,4 +185,24 @@ func isLoopback(listen string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// parseBytes reads a size such as 512MiB, 4GiB, 1000000 or 0.
+func parseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSuffix(s, u.suffix), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a size (want e.g. 512MiB, 4GiB or a number of bytes)", s)
+	}
+	return n * mult, nil
 }

@@ -140,6 +140,12 @@ func serve(ctx context.Context, args []string) error {
 	opts.Logger = log
 	opts.Version = version
 	opts.Tokens = cfg.Tokens
+	if opts.QueryMemoryLimit, err = parseBytes(cfg.QueryMemoryLimit); err != nil {
+		return err
+	}
+	if opts.QueryMemoryLimit == 0 {
+		opts.QueryMemoryLimit = -1
+	}
 	if cfg.UsersFile != "" {
 		if opts.Users, err = readUsers(cfg.UsersFile); err != nil {
 			return err
