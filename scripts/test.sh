@@ -15,6 +15,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "setting up test dependencies"
 scripts/setup-test-env.sh
+clients/rest/setup.sh >/dev/null
 
 step "go vet"
 go vet ./...
