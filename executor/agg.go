@@ -110,6 +110,10 @@ type HashAggregate struct {
 	out      []arrow.RecordBatch
 	done     bool
 	reserved int64
+	// Typed group tables for a single grouping column.
+	intKeys map[int64]int32
+	strKeys map[string]int32
+	nullGid int32
 }
 
 var _ Operator = (*HashAggregate)(nil)
@@ -208,6 +212,14 @@ func (h *HashAggregate) consume() error {
 					}
 					cols[i] = c
 					if writers[i], err = newKeyWriter(c); err != nil {
+						return err
+					}
+				}
+				if len(cols) == 1 {
+					var done bool
+					var err error
+					gids, done, err = h.assignSingle(cols[0], gids)
+					if done || err != nil {
 						return err
 					}
 				}
@@ -331,4 +343,80 @@ func (h *HashAggregate) Close() error {
 	}
 	h.keyBufs = nil
 	return h.Input.Close()
+}
+
+// assignSingle maps the rows of a single integer-like or string grouping
+// column to group ids with a typed hash table, skipping key encoding. It
+// reports false for other types.
+func (h *HashAggregate) assignSingle(col arrow.Array, gids []int32) ([]int32, bool, error) {
+	n := col.Len()
+	newGroup := func(r int) (int32, error) {
+		gid := int32(h.ngroups)
+		h.ngroups++
+		return gid, appendRow(h.keyBufs[0], col, r)
+	}
+	nullGroup := func(r int) (int32, error) {
+		if h.ngroups == 0 || h.nullGid == 0 {
+			// nullGid stores id+1 so that zero means "none yet".
+			g, err := newGroup(r)
+			h.nullGid = g + 1
+			return g, err
+		}
+		return h.nullGid - 1, nil
+	}
+	switch arr := col.(type) {
+	case *array.String:
+		if h.strKeys == nil {
+			h.strKeys = map[string]int32{}
+		}
+		for r := 0; r < n; r++ {
+			if arr.IsNull(r) {
+				g, err := nullGroup(r)
+				if err != nil {
+					return nil, true, err
+				}
+				gids = append(gids, g)
+				continue
+			}
+			v := arr.Value(r)
+			g, ok := h.strKeys[v]
+			if !ok {
+				var err error
+				if g, err = newGroup(r); err != nil {
+					return nil, true, err
+				}
+				h.strKeys[strings.Clone(v)] = g
+			}
+			gids = append(gids, g)
+		}
+		return gids, true, nil
+	}
+	v, err := orderedInts(col)
+	if err != nil || col.DataType().ID() == arrow.BOOL {
+		return gids, false, nil
+	}
+	if h.intKeys == nil {
+		h.intKeys = map[int64]int32{}
+	}
+	for r := 0; r < n; r++ {
+		if col.IsNull(r) {
+			g, err := nullGroup(r)
+			if err != nil {
+				return nil, true, err
+			}
+			gids = append(gids, g)
+			continue
+		}
+		x := v(r)
+		g, ok := h.intKeys[x]
+		if !ok {
+			var err error
+			if g, err = newGroup(r); err != nil {
+				return nil, true, err
+			}
+			h.intKeys[x] = g
+		}
+		gids = append(gids, g)
+	}
+	return gids, true, nil
 }

@@ -47,6 +47,9 @@ type HashJoin struct {
 	rightMatched []bool
 	joined       *arrow.Schema // left + right, for the residual
 	reserved     int64
+	// Typed tables for a single string or integer-like key.
+	strTable map[string][]int32
+	intTable map[int64][]int32
 	leftDone     bool
 	tailDone     bool
 	pending      []arrow.RecordBatch
@@ -122,6 +125,11 @@ func (j *HashJoin) buildSide() error {
 		return err
 	}
 	defer release()
+	if len(writers) == 1 && j.buildTyped(writers[0].col) {
+		j.reserved = int64(j.build.NumRows()) * 48
+		reserve(j.ctx, j.reserved)
+		return checkMemory(j.ctx, "the hash table of a join")
+	}
 	var buf []byte
 	for r := 0; r < int(j.build.NumRows()); r++ {
 		buf, ok := encodeKey(buf[:0], writers, r)
@@ -257,7 +265,11 @@ func (j *HashJoin) probe(in arrow.RecordBatch) (arrow.RecordBatch, error) {
 			return nil, err
 		}
 		var buf []byte
-		for l := 0; l < n; l++ {
+		typed := j.strTable != nil || j.intTable != nil
+		if typed {
+			li, ri = j.probeTyped(writers[0].col, li, ri)
+		}
+		for l := 0; l < n && !typed; l++ {
 			var ok bool
 			buf, ok = encodeKey(buf[:0], writers, l)
 			if !ok {
@@ -417,4 +429,67 @@ func (j *HashJoin) Close() error {
 		j.reserved = 0
 	}
 	return errorsJoin(j.Left.Close(), j.Right.Close())
+}
+
+// buildTyped builds a typed hash table when the single key column is a
+// string or integer-like; it reports false otherwise.
+func (j *HashJoin) buildTyped(col arrow.Array) bool {
+	switch arr := col.(type) {
+	case *array.String:
+		j.strTable = make(map[string][]int32, arr.Len())
+		for r := 0; r < arr.Len(); r++ {
+			if arr.IsValid(r) {
+				k := arr.Value(r)
+				if rows, ok := j.strTable[k]; ok {
+					j.strTable[k] = append(rows, int32(r))
+				} else {
+					j.strTable[strings.Clone(k)] = []int32{int32(r)}
+				}
+			}
+		}
+		return true
+	case *array.Boolean:
+		return false
+	}
+	v, err := orderedInts(col)
+	if err != nil {
+		return false
+	}
+	j.intTable = make(map[int64][]int32, col.Len())
+	for r := 0; r < col.Len(); r++ {
+		if col.IsValid(r) {
+			j.intTable[v(r)] = append(j.intTable[v(r)], int32(r))
+		}
+	}
+	return true
+}
+
+// probeTyped matches a batch's key column against the typed table. The
+// probe key has the build key's type (the planner unifies them).
+func (j *HashJoin) probeTyped(col arrow.Array, li, ri []int32) ([]int32, []int32) {
+	if j.strTable != nil {
+		arr := col.(*array.String)
+		for l := 0; l < arr.Len(); l++ {
+			if arr.IsNull(l) {
+				continue
+			}
+			for _, r := range j.strTable[arr.Value(l)] {
+				li, ri = append(li, int32(l)), append(ri, r)
+			}
+		}
+		return li, ri
+	}
+	v, err := orderedInts(col)
+	if err != nil {
+		return li, ri
+	}
+	for l := 0; l < col.Len(); l++ {
+		if col.IsNull(l) {
+			continue
+		}
+		for _, r := range j.intTable[v(l)] {
+			li, ri = append(li, int32(l)), append(ri, r)
+		}
+	}
+	return li, ri
 }

@@ -90,13 +90,19 @@ func (s *Sort) Next() (arrow.RecordBatch, error) {
 }
 
 func (s *Sort) run() error {
-	mem := allocator(s.ctx)
 	var batches []arrow.RecordBatch
 	defer func() {
 		for _, b := range batches {
 			b.Release()
 		}
 	}()
+	// For top-N, keep only the best rows seen so far whenever the buffered
+	// rows grow well past N.
+	keep := int64(-1)
+	if s.Limit >= 0 {
+		keep = s.Limit + max(s.Offset, 0)
+	}
+	var buffered int64
 	for {
 		in, err := s.Input.Next()
 		if err == io.EOF {
@@ -106,6 +112,20 @@ func (s *Sort) run() error {
 			return err
 		}
 		batches = append(batches, in)
+		buffered += in.NumRows()
+		if keep >= 0 && buffered >= max(4*keep, 65536) {
+			top, err := s.sorted(batches, 0, keep)
+			if err != nil {
+				return err
+			}
+			for _, b := range batches {
+				b.Release()
+			}
+			batches, buffered = nil, 0
+			if top != nil {
+				batches, buffered = []arrow.RecordBatch{top}, top.NumRows()
+			}
+		}
 		if err := checkMemory(s.ctx, "ORDER BY"); err != nil {
 			return err
 		}
@@ -113,9 +133,26 @@ func (s *Sort) run() error {
 	if len(batches) == 0 {
 		return nil
 	}
+	lo := max(s.Offset, 0)
+	hi := int64(-1)
+	if s.Limit >= 0 {
+		hi = lo + s.Limit
+	}
+	out, err := s.sorted(batches, lo, hi)
+	if err != nil || out == nil {
+		return err
+	}
+	s.out = append(s.out, out)
+	return nil
+}
+
+// sorted orders the rows of batches and returns rows lo..hi (hi < 0: all)
+// of the order as one batch, or nil when that range is empty.
+func (s *Sort) sorted(batches []arrow.RecordBatch, lo, hi int64) (arrow.RecordBatch, error) {
+	mem := allocator(s.ctx)
 	all, err := concatBatches(s.ctx, s.Schema(), batches)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer all.Release()
 	keys := make([]arrow.Array, len(s.Keys))
@@ -129,10 +166,10 @@ func (s *Sort) run() error {
 	cmps := make([]func(i, j int) int, len(s.Keys))
 	for i, k := range s.Keys {
 		if keys[i], err = Eval(s.ctx, k.Expr, all); err != nil {
-			return err
+			return nil, err
 		}
 		if cmps[i], err = comparator(keys[i], k.Desc, k.NullsFirst); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	n := int(all.NumRows())
@@ -148,15 +185,12 @@ func (s *Sort) run() error {
 		}
 		return 0
 	})
-	lo, hi := int64(0), int64(n)
-	if s.Offset > 0 {
-		lo = min(s.Offset, hi)
+	if hi < 0 || hi > int64(n) {
+		hi = int64(n)
 	}
-	if s.Limit >= 0 {
-		hi = min(lo+s.Limit, hi)
-	}
+	lo = min(lo, hi)
 	if lo >= hi {
-		return nil
+		return nil, nil
 	}
 	ib := array.NewInt32Builder(mem)
 	ib.AppendValues(idx[lo:hi], nil)
@@ -173,11 +207,10 @@ func (s *Sort) run() error {
 	}()
 	for i := range cols {
 		if cols[i], err = compute.TakeArray(s.ctx, all.Column(i), indices); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	s.out = append(s.out, array.NewRecordBatch(s.Schema(), cols, hi-lo))
-	return nil
+	return array.NewRecordBatch(s.Schema(), cols, hi-lo), nil
 }
 
 func (s *Sort) Close() error {
