@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything the client interop suite (clients/) needs:
-#   1. $REPO/.venv with the pinned clients/python/requirements.txt
+#   1. $REPO/.venv with the pinned clients/python/requirements.txt (with
+#      tpchgen-cli, the TPC-H generator the differential corpus uses)
 #   2. clients/java: the JDBC checker (target/jdbc-check.jar + target/lib/)
 #   3. clients/node: node_modules from package-lock.json (npm ci)
 #   4. PostgreSQL server binaries (initdb, pg_ctl; Debian's `postgresql`) for
@@ -65,6 +66,8 @@ setup_python() {
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$req"
   "$VENV/bin/python" -c 'import pyiceberg, pyarrow.flight, adbc_driver_flightsql.dbapi, duckdb, psycopg2, pytest' \
     || die "python: installed packages do not import"
+  "$VENV/bin/tpchgen-cli" --version >/dev/null \
+    || die "python: tpchgen-cli (TPC-H generator for bench/tpch/make_tpch.py) does not run"
   echo "$want" > "$stamp"
 }
 
