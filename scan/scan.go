@@ -65,9 +65,6 @@ func NewPlan(ctx context.Context, req Request) (*Plan, error) {
 		return nil, errors.New("scan: no table")
 	}
 	opts := []table.ScanOption{table.WithCaseSensitive(true)}
-	if req.Fields != nil {
-		opts = append(opts, table.WithSelectedFields(req.Fields...))
-	}
 	if req.Filter != nil {
 		opts = append(opts, table.WithRowFilter(req.Filter))
 	}
@@ -85,8 +82,20 @@ func NewPlan(ctx context.Context, req Request) (*Plan, error) {
 		conc = 2
 	}
 	opts = append(opts, table.WithMaxConcurrency(conc))
+	// The scan that reads. iceberg-go 0.7 evaluates a row filter against the
+	// wrong column of a projection that leaves out nested columns (silently
+	// wrong rows, or an "invalid" error): with a filter on a table that has
+	// nested columns it reads every column, and the Reader keeps the
+	// selected ones.
+	read := req.Table.Scan(opts...)
+	if req.Fields != nil {
+		opts = append(opts, table.WithSelectedFields(req.Fields...))
+	}
 	sc := req.Table.Scan(opts...)
-	p := &Plan{req: req, scan: sc}
+	if req.Fields == nil || req.Filter == nil || req.Filter.Equals(iceberg.AlwaysTrue{}) || !hasNestedColumn(req.Table.Schema()) {
+		read = sc
+	}
+	p := &Plan{req: req, scan: read}
 	if snap := sc.Snapshot(); snap != nil {
 		p.snapshotID = snap.SnapshotID
 	} else if req.SnapshotID != 0 {
@@ -208,15 +217,31 @@ func (r *Reader) Close() {
 	}
 }
 
-// normalize rebuilds rec on schema: same columns with extension types
-// unwrapped. It takes ownership of rec.
+func hasNestedColumn(sc *iceberg.Schema) bool {
+	for _, f := range sc.Fields() {
+		if _, ok := f.Type.(iceberg.NestedType); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// normalize rebuilds rec on schema: the columns of schema, found by name
+// (rec may hold more), struct children narrowed to schema's and extension
+// types unwrapped. It takes ownership of rec.
 func normalize(rec arrow.RecordBatch, schema *arrow.Schema) arrow.RecordBatch {
 	if rec.Schema().Equal(schema) {
 		return rec
 	}
-	cols := make([]arrow.Array, rec.NumCols())
-	for i := range cols {
-		cols[i] = unwrap(rec.Column(i), schema.Field(i).Type)
+	cols := make([]arrow.Array, schema.NumFields())
+	for i, f := range schema.Fields() {
+		j := i
+		if int(rec.NumCols()) != len(cols) || rec.Schema().Field(i).Name != f.Name {
+			if idx := rec.Schema().FieldIndices(f.Name); len(idx) > 0 {
+				j = idx[0]
+			}
+		}
+		cols[i] = unwrap(rec.Column(j), f.Type)
 	}
 	out := array.NewRecordBatch(schema, cols, rec.NumRows())
 	for _, c := range cols {
@@ -240,6 +265,21 @@ func unwrap(a arrow.Array, t arrow.DataType) arrow.Array {
 
 func rebuildData(d arrow.ArrayData, t arrow.DataType) arrow.ArrayData {
 	children := d.Children()
+	if dt, ok := t.(*arrow.StructType); ok {
+		// Children by name: the data may hold more fields than t.
+		src, _ := d.DataType().(*arrow.StructType)
+		picked := make([]arrow.ArrayData, dt.NumFields())
+		for i, f := range dt.Fields() {
+			j := i
+			if src != nil {
+				if k, ok := src.FieldIdx(f.Name); ok {
+					j = k
+				}
+			}
+			picked[i] = children[j]
+		}
+		children = picked
+	}
 	var childTypes []arrow.DataType
 	switch dt := t.(type) {
 	case *arrow.StructType:
