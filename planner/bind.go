@@ -968,7 +968,7 @@ func (p *Planner) planConstant(st *stmt, sel *pg.SelectStmt, limit, offset int64
 
 func explainQuery(q *Query) *Query {
 	text := q.Explain()
-	out := arrow.NewSchema([]arrow.Field{{Name: "plan", Type: arrow.BinaryTypes.String}}, nil)
+	out := arrow.NewSchema([]arrow.Field{{Name: "plan", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
 	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
 	return &Query{
 		Schema:     out,

@@ -82,6 +82,23 @@ func numberParams(sql string) string {
 			n++
 			out = append(out, '$')
 			out = strconv.AppendInt(out, int64(n), 10)
+		case isWordStart(c) && (i == 0 || !isWord(sql[i-1])):
+			// A bare word. "default" is a reserved word in PostgreSQL, but it
+			// is also the default catalog's name: quote it where it
+			// qualifies a name (default.ns.table).
+			j := i
+			for j < len(sql) && isWord(sql[j]) {
+				j++
+			}
+			w := sql[i:j]
+			if strings.EqualFold(w, "default") && j < len(sql) && sql[j] == '.' {
+				out = append(out, '"')
+				out = append(out, strings.ToLower(w)...)
+				out = append(out, '"')
+			} else {
+				out = append(out, w...)
+			}
+			i = j - 1
 		default:
 			out = append(out, c)
 		}
@@ -110,3 +127,6 @@ func dollarTag(s string) (string, bool) {
 	}
 	return "", false
 }
+
+func isWordStart(c byte) bool { return c == '_' || (c|0x20 >= 'a' && c|0x20 <= 'z') }
+func isWord(c byte) bool      { return isWordStart(c) || (c >= '0' && c <= '9') || c == '$' }

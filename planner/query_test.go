@@ -582,8 +582,8 @@ Limit 10
 Scan mall.shops [snapshot=N files=1 records=20 filter=AlwaysTrue()] tasks=1`},
 		{"EXPLAIN SELECT info.vendor, (info).os.name AS os FROM devices WHERE info.vendor LIKE 'App%' AND geo.lat > 31.2", `
 Project info.vendor AS vendor, info.os.name AS os
-  Filter (geo.lat > 31.2)
-    Scan mall.devices [snapshot=N files=1 records=300 filter=And(left=GreaterThanEqual(term=Reference(name='info.vendor'), literal=App), right=LessThan(term=Reference(name='info.vendor'), literal=Apq))] tasks=1`},
+  Filter ((info.vendor LIKE 'App%') AND (geo.lat > 31.2))
+    Scan mall.devices [snapshot=N files=1 records=300 filter=AlwaysTrue()] tasks=1`},
 		{"EXPLAIN SELECT id FROM probe_events WHERE pt = '2026-11-02' AND shop_code IN ('S0002', 'S0001')", fmt.Sprintf(`
 Project id
   Scan mall.probe_events [snapshot=N files=2 records=%d filter=And(left=Equal(term=Reference(name='pt'), literal=2026-11-02), right=In(term=Reference(name='shop_code'), {[S0001 S0002]}))] tasks=2`, day2)},
