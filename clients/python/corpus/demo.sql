@@ -579,6 +579,9 @@ SELECT date_trunc('month', first_seen) AS m, count(*) AS n FROM mall.devices GRO
 -- name: select_without_from
 SELECT 1 + 2 AS three, 'x' || 'y' AS xy, 7 % 3 AS m, CAST(NULL AS integer) IS NULL AS isnull;
 
+-- name: numeric_literals_exact
+SELECT 0.1 + 0.2 = 0.3 AS exact, 1.10 * 3 AS m, 10.5 - 0.25 AS d, 2.50 > 2.5 AS gt;
+
 -- name: values_in_from
 SELECT k, v FROM (VALUES (1, 'a'), (2, NULL), (3, 'c')) AS t(k, v) WHERE k > 1;
 

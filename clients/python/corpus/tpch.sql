@@ -723,6 +723,12 @@ SELECT p_partkey, p_name, p_type FROM tpch.part WHERE p_name LIKE '%green%' AND 
 -- name: t_in_list_group
 SELECT p_container, count(*) AS n FROM tpch.part WHERE p_container IN ('SM CASE', 'SM BOX', 'SM PACK', 'SM PKG') GROUP BY 1;
 
+-- name: t_decimal_literal_arithmetic
+SELECT count(*) AS n FROM tpch.lineitem WHERE l_discount = 0.06 - 0.01 OR l_discount = 0.06 + 0.01;
+
+-- name: t_decimal_vs_integer
+SELECT count(*) AS n, sum(l_quantity) AS q FROM tpch.lineitem WHERE l_quantity >= 10 AND l_quantity < 12;
+
 -- name: t_between_decimal
 SELECT count(*) AS n, sum(l_extendedprice) AS s FROM tpch.lineitem WHERE l_discount BETWEEN 0.05 AND 0.07;
 
