@@ -255,6 +255,8 @@ func init() {
 		"date_trunc":   fnDateTrunc,
 		"date_part":    fnDatePart,
 		"add_interval": fnAddInterval,
+		"element_at":   fnElementAt,
+		"cardinality":  fnCardinality,
 		"greatest":     fnGreatestLeast(true),
 		"least":        fnGreatestLeast(false),
 	}
@@ -846,6 +848,91 @@ func fnAddInterval(ctx context.Context, args []arrow.Array, out arrow.DataType, 
 		default:
 			return nil, fmt.Errorf("%w: add_interval to %s", ErrFunction, out)
 		}
+	}
+	return b.NewArray(), nil
+}
+
+// fnElementAt is list[i] (1-based) and map['key']: NULL when out of range or
+// absent.
+func fnElementAt(ctx context.Context, args []arrow.Array, out arrow.DataType, n int) (arrow.Array, error) {
+	b := array.NewBuilder(allocator(ctx), out)
+	defer b.Release()
+	switch arr := args[0].(type) {
+	case *array.Map:
+		keys, items := arr.Keys(), arr.Items()
+		kw, err := newKeyWriter(keys)
+		if err != nil {
+			return nil, err
+		}
+		pw, err := newKeyWriter(args[1])
+		if err != nil {
+			return nil, err
+		}
+		var want, got []byte
+		for r := 0; r < n; r++ {
+			if anyNull(args, r) {
+				b.AppendNull()
+				continue
+			}
+			want = pw(want[:0], r)
+			start, end := arr.ValueOffsets(r)
+			found := -1
+			for j := int(start); j < int(end); j++ {
+				got = kw(got[:0], j)
+				if string(got) == string(want) {
+					found = j
+				}
+			}
+			if found < 0 {
+				b.AppendNull()
+				continue
+			}
+			if err := appendRow(b, items, found); err != nil {
+				return nil, err
+			}
+		}
+	case *array.List:
+		idx, err := intValues(args[1])
+		if err != nil {
+			return nil, err
+		}
+		vals := arr.ListValues()
+		for r := 0; r < n; r++ {
+			if anyNull(args, r) {
+				b.AppendNull()
+				continue
+			}
+			start, end := arr.ValueOffsets(r)
+			k := idx(r)
+			if k < 1 || k > end-start {
+				b.AppendNull()
+				continue
+			}
+			if err := appendRow(b, vals, int(start+k-1)); err != nil {
+				return nil, err
+			}
+		}
+	default:
+		return nil, fmt.Errorf("%w: subscript of %s", ErrFunction, args[0].DataType())
+	}
+	return b.NewArray(), nil
+}
+
+func fnCardinality(ctx context.Context, args []arrow.Array, _ arrow.DataType, n int) (arrow.Array, error) {
+	b := array.NewInt32Builder(allocator(ctx))
+	defer b.Release()
+	type offsets interface{ ValueOffsets(int) (int64, int64) }
+	arr, ok := args[0].(offsets)
+	if !ok {
+		return nil, fmt.Errorf("%w: cardinality of %s", ErrFunction, args[0].DataType())
+	}
+	for r := 0; r < n; r++ {
+		if args[0].IsNull(r) {
+			b.AppendNull()
+			continue
+		}
+		s, e := arr.ValueOffsets(r)
+		b.Append(int32(e - s))
 	}
 	return b.NewArray(), nil
 }

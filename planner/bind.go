@@ -205,22 +205,37 @@ func (b *binder) valueExpr(n *pg.Node) (expr.Expr, error) {
 		return b.column(names, cr.GetLocation())
 	case n.GetAIndirection() != nil:
 		ind := n.GetAIndirection()
-		cr := ind.GetArg().GetColumnRef()
-		if cr == nil {
-			return nil, unsupported("field access on an expression")
-		}
-		var names []string
-		for _, f := range cr.GetFields() {
-			names = append(names, f.GetString_().GetSval())
-		}
-		for _, f := range ind.GetIndirection() {
-			s := f.GetString_()
-			if s == nil {
-				return nil, unsupported("subscripts ([...]) on nested values")
+		steps := ind.GetIndirection()
+		var base expr.Expr
+		if cr := ind.GetArg().GetColumnRef(); cr != nil {
+			// Leading field names belong to the column path.
+			var names []string
+			for _, f := range cr.GetFields() {
+				names = append(names, f.GetString_().GetSval())
 			}
-			names = append(names, s.GetSval())
+			for len(steps) > 0 && steps[0].GetString_() != nil {
+				names = append(names, steps[0].GetString_().GetSval())
+				steps = steps[1:]
+			}
+			e, err := b.column(names, cr.GetLocation())
+			if err != nil {
+				return nil, err
+			}
+			base = e
+		} else {
+			e, err := b.valueExpr(ind.GetArg())
+			if err != nil {
+				return nil, err
+			}
+			base = e
 		}
-		return b.column(names, cr.GetLocation())
+		for _, st := range steps {
+			var err error
+			if base, err = b.subscript(base, st); err != nil {
+				return nil, err
+			}
+		}
+		return base, nil
 	case n.GetAConst() != nil:
 		return constLiteral(n.GetAConst())
 	case n.GetParamRef() != nil:
@@ -982,3 +997,39 @@ func explainQuery(q *Query) *Query {
 }
 
 func memoryBuffer(b []byte) *memory.Buffer { return memory.NewBufferBytes(append([]byte(nil), b...)) }
+
+// subscript binds one step of element access: list[i] (1-based) or
+// map['key'], or a field of a struct value.
+func (b *binder) subscript(base expr.Expr, step *pg.Node) (expr.Expr, error) {
+	if f := step.GetString_(); f != nil {
+		return nil, unsupported("field access after a subscript (%s.%s)", base, f.GetSval())
+	}
+	ai := step.GetAIndices()
+	if ai == nil {
+		return nil, unsupported("this kind of element access")
+	}
+	if ai.GetIsSlice() {
+		return nil, unsupported("array slices ([a:b])")
+	}
+	switch t := base.DataType().(type) {
+	case *arrow.ListType:
+		idx, err := b.operand(ai.GetUidx(), i64)
+		if err != nil {
+			return nil, err
+		}
+		if idx, err = castTo(idx, i64); err != nil {
+			return nil, err
+		}
+		return &expr.Func{Name: "element_at", Args: []expr.Expr{base, idx}, Type: t.Elem()}, nil
+	case *arrow.MapType:
+		key, err := b.operand(ai.GetUidx(), t.KeyType())
+		if err != nil {
+			return nil, err
+		}
+		if key, err = castTo(key, t.KeyType()); err != nil {
+			return nil, err
+		}
+		return &expr.Func{Name: "element_at", Args: []expr.Expr{base, key}, Type: t.ItemType()}, nil
+	}
+	return nil, invalid("cannot subscript %s of type %s", base, base.DataType())
+}

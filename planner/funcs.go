@@ -97,6 +97,21 @@ func (b *binder) funcCall(fc *pg.FuncCall) (expr.Expr, error) {
 	case "position":
 		name = "strpos"
 	}
+	if name == "cardinality" || name == "array_length" {
+		if len(args) < 1 {
+			return nil, invalid("%s() takes a list or map", name)
+		}
+		x, err := b.valueExpr(args[0])
+		if err != nil {
+			return nil, err
+		}
+		switch x.DataType().ID() {
+		case arrow.LIST, arrow.MAP:
+		default:
+			return nil, invalid("%s() takes a list or map, not %s", name, x.DataType())
+		}
+		return &expr.Func{Name: "cardinality", Args: []expr.Expr{x}, Type: i32}, nil
+	}
 	sig, ok := scalarSigs[name]
 	if !ok {
 		return nil, unsupported("function %s()", name)
