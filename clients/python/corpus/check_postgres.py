@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import io
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -190,6 +191,8 @@ def main() -> int:
         return 1 if bad else 0
     finally:
         cluster.stop()
+        duck.close()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
