@@ -256,6 +256,8 @@ func init() {
 		"date_part":    fnDatePart,
 		"add_interval": fnAddInterval,
 		"element_at":   fnElementAt,
+		"to_char":      fnToChar,
+		"date_bin":     fnDateBin,
 		"cardinality":  fnCardinality,
 		"greatest":     fnGreatestLeast(true),
 		"least":        fnGreatestLeast(false),
@@ -933,6 +935,114 @@ func fnCardinality(ctx context.Context, args []arrow.Array, _ arrow.DataType, n 
 		}
 		s, e := arr.ValueOffsets(r)
 		b.Append(int32(e - s))
+	}
+	return b.NewArray(), nil
+}
+
+// fnToChar formats dates and timestamps with PostgreSQL's common patterns:
+// YYYY, YY, MM, MON, Mon, DD, DDD, HH24, HH12, HH, MI, SS, MS, US, AM/PM, D.
+func fnToChar(ctx context.Context, args []arrow.Array, _ arrow.DataType, n int) (arrow.Array, error) {
+	tv, err := timeValues(args[0])
+	if err != nil {
+		return nil, err
+	}
+	fmts := args[1].(*array.String)
+	b := array.NewStringBuilder(allocator(ctx))
+	defer b.Release()
+	for r := 0; r < n; r++ {
+		if anyNull(args, r) {
+			b.AppendNull()
+			continue
+		}
+		b.Append(formatPG(tv(r), fmts.Value(r)))
+	}
+	return b.NewArray(), nil
+}
+
+var pgPatterns = []struct {
+	pat string
+	fn  func(time.Time) string
+}{
+	{"YYYY", func(t time.Time) string { return fmt.Sprintf("%04d", t.Year()) }},
+	{"HH24", func(t time.Time) string { return fmt.Sprintf("%02d", t.Hour()) }},
+	{"HH12", func(t time.Time) string { return fmt.Sprintf("%02d", (t.Hour()+11)%12+1) }},
+	{"MON", func(t time.Time) string { return strings.ToUpper(t.Format("Jan")) }},
+	{"Mon", func(t time.Time) string { return t.Format("Jan") }},
+	{"DDD", func(t time.Time) string { return fmt.Sprintf("%03d", t.YearDay()) }},
+	{"YY", func(t time.Time) string { return fmt.Sprintf("%02d", t.Year()%100) }},
+	{"MM", func(t time.Time) string { return fmt.Sprintf("%02d", int(t.Month())) }},
+	{"DD", func(t time.Time) string { return fmt.Sprintf("%02d", t.Day()) }},
+	{"HH", func(t time.Time) string { return fmt.Sprintf("%02d", (t.Hour()+11)%12+1) }},
+	{"MI", func(t time.Time) string { return fmt.Sprintf("%02d", t.Minute()) }},
+	{"SS", func(t time.Time) string { return fmt.Sprintf("%02d", t.Second()) }},
+	{"MS", func(t time.Time) string { return fmt.Sprintf("%03d", t.Nanosecond()/1e6) }},
+	{"US", func(t time.Time) string { return fmt.Sprintf("%06d", t.Nanosecond()/1e3) }},
+	{"AM", func(t time.Time) string { return map[bool]string{true: "PM", false: "AM"}[t.Hour() >= 12] }},
+	{"PM", func(t time.Time) string { return map[bool]string{true: "PM", false: "AM"}[t.Hour() >= 12] }},
+	{"D", func(t time.Time) string { return fmt.Sprint(int(t.Weekday()) + 1) }},
+}
+
+func formatPG(t time.Time, f string) string {
+	var sb strings.Builder
+	for i := 0; i < len(f); {
+		matched := false
+		for _, p := range pgPatterns {
+			if strings.HasPrefix(f[i:], p.pat) {
+				sb.WriteString(p.fn(t))
+				i += len(p.pat)
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			sb.WriteByte(f[i])
+			i++
+		}
+	}
+	return sb.String()
+}
+
+// fnDateBin is date_bin(stride, source[, origin]): source rounded down to
+// the start of its stride-wide bin counted from origin (default 2000-01-01).
+func fnDateBin(ctx context.Context, args []arrow.Array, out arrow.DataType, n int) (arrow.Array, error) {
+	strides := args[0].(*array.MonthDayNanoInterval)
+	tv, err := timeValues(args[1])
+	if err != nil {
+		return nil, err
+	}
+	origin := func(int) time.Time { return time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) }
+	if len(args) > 2 {
+		if origin, err = timeValues(args[2]); err != nil {
+			return nil, err
+		}
+	}
+	ot := out.(*arrow.TimestampType)
+	b := array.NewTimestampBuilder(allocator(ctx), ot)
+	defer b.Release()
+	for r := 0; r < n; r++ {
+		if anyNull(args, r) {
+			b.AppendNull()
+			continue
+		}
+		iv := strides.Value(r)
+		if iv.Months != 0 {
+			return nil, fmt.Errorf("%w: date_bin does not take strides of months or years", ErrFunction)
+		}
+		stride := time.Duration(iv.Days)*24*time.Hour + time.Duration(iv.Nanoseconds)
+		if stride <= 0 {
+			return nil, fmt.Errorf("%w: date_bin stride must be positive", ErrFunction)
+		}
+		o := origin(r)
+		d := tv(r).Sub(o)
+		k := d / stride
+		if d < 0 && d%stride != 0 {
+			k--
+		}
+		ts, err := arrow.TimestampFromTime(o.Add(k*stride), ot.Unit)
+		if err != nil {
+			return nil, err
+		}
+		b.Append(ts)
 	}
 	return b.NewArray(), nil
 }

@@ -245,6 +245,13 @@ var scalarSigs = map[string]funcSig{
 		return tsUS, nil
 	}},
 	"date_part": {args: []arrow.DataType{str, anyTemporal}, min: 2, max: 2, result: fixed(i64)},
+	"to_char":   {args: []arrow.DataType{anyTemporal, str}, min: 2, max: 2, result: fixed(str)},
+	"date_bin": {args: []arrow.DataType{arrow.FixedWidthTypes.MonthDayNanoInterval, anyTemporal, anyTemporal}, min: 2, max: 3, result: func(a []expr.Expr) (arrow.DataType, error) {
+		if ts, ok := a[1].DataType().(*arrow.TimestampType); ok {
+			return ts, nil
+		}
+		return tsUS, nil
+	}},
 }
 
 // variadic binds coalesce/greatest/least: every argument takes one type.
