@@ -45,6 +45,7 @@ type Agg struct {
 	Func     AggFunc
 	Arg      expr.Expr // nil for count(*)
 	Distinct bool
+	Filter   expr.Expr // FILTER (WHERE ...): rows for which it is not true are skipped; nil for none
 }
 
 // AggResultType is the type an aggregate yields for an argument of type t
@@ -129,6 +130,10 @@ func (h *HashAggregate) String() string {
 		}
 		if a.Distinct {
 			arg = "DISTINCT " + arg
+		}
+		if a.Filter != nil {
+			parts = append(parts, fmt.Sprintf("%s(%s) FILTER (WHERE %s)", a.Func, arg, a.Filter))
+			continue
 		}
 		parts = append(parts, fmt.Sprintf("%s(%s)", a.Func, arg))
 	}
@@ -279,15 +284,40 @@ func (h *HashAggregate) consume() error {
 
 func (h *HashAggregate) update(in arrow.RecordBatch, gids []int32) error {
 	for i, a := range h.Aggs {
+		rows := gids
+		var keep []int
+		if a.Filter != nil {
+			mask, err := Eval(h.ctx, a.Filter, in)
+			if err != nil {
+				return err
+			}
+			b := mask.(*array.Boolean)
+			rows = make([]int32, 0, len(gids))
+			for r := range gids {
+				if b.IsValid(r) && b.Value(r) {
+					keep = append(keep, r)
+					rows = append(rows, gids[r])
+				}
+			}
+			mask.Release()
+		}
 		if a.Arg == nil {
-			h.states[i].(*countState).addStar(gids)
+			h.states[i].(*countState).addStar(rows)
 			continue
 		}
 		arg, err := Eval(h.ctx, a.Arg, in)
 		if err != nil {
 			return err
 		}
-		err = h.states[i].add(arg, gids)
+		if a.Filter != nil {
+			sub, err := takeRows(allocator(h.ctx), arg, keep)
+			arg.Release()
+			if err != nil {
+				return err
+			}
+			arg = sub
+		}
+		err = h.states[i].add(arg, rows)
 		arg.Release()
 		if err != nil {
 			return err

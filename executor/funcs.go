@@ -62,6 +62,10 @@ func evalArith(ctx context.Context, x *expr.Arith, batch arrow.RecordBatch) (com
 		}
 		return nil, fmt.Errorf("%s: %w", x, err)
 	}
+	if t := out.(compute.ArrayLikeDatum).Type(); !arrow.TypeEqual(t, x.Type) {
+		defer out.Release()
+		return compute.CastDatum(ctx, out, compute.SafeCastOptions(x.Type))
+	}
 	return out, nil
 }
 
@@ -256,6 +260,7 @@ func init() {
 		"date_part":    fnDatePart,
 		"add_interval": fnAddInterval,
 		"element_at":   fnElementAt,
+		"date_diff":    fnDateDiff,
 		"to_char":      fnToChar,
 		"date_bin":     fnDateBin,
 		"cardinality":  fnCardinality,
@@ -288,7 +293,8 @@ func evalFunc(ctx context.Context, x *expr.Func, batch arrow.RecordBatch) (compu
 
 func anyNull(args []arrow.Array, r int) bool {
 	for _, a := range args {
-		if a.IsNull(r) {
+		// Arrays of the null type carry no validity bitmap.
+		if a.IsNull(r) || a.DataType().ID() == arrow.NULL {
 			return true
 		}
 	}
@@ -1045,4 +1051,19 @@ func fnDateBin(ctx context.Context, args []arrow.Array, out arrow.DataType, n in
 		b.Append(ts)
 	}
 	return b.NewArray(), nil
+}
+
+// fnDateDiff is date - date: the days between them.
+func fnDateDiff(ctx context.Context, args []arrow.Array, _ arrow.DataType, n int) (arrow.Array, error) {
+	a, b := args[0].(*array.Date32), args[1].(*array.Date32)
+	out := array.NewInt32Builder(allocator(ctx))
+	defer out.Release()
+	for r := 0; r < n; r++ {
+		if anyNull(args, r) {
+			out.AppendNull()
+			continue
+		}
+		out.Append(int32(a.Value(r) - b.Value(r)))
+	}
+	return out.NewArray(), nil
 }

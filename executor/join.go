@@ -50,9 +50,9 @@ type HashJoin struct {
 	// Typed tables for a single string or integer-like key.
 	strTable map[string][]int32
 	intTable map[int64][]int32
-	leftDone     bool
-	tailDone     bool
-	pending      []arrow.RecordBatch
+	leftDone bool
+	tailDone bool
+	pending  []arrow.RecordBatch
 }
 
 var _ Operator = (*HashJoin)(nil)

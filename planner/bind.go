@@ -84,8 +84,15 @@ func (b *binder) selectList(targets []*pg.Node) ([]selectItem, error) {
 				if qual != "" && !b.sc.hasQualifier(qual) {
 					return nil, invalid("%s.* names no table of the FROM clause", qual)
 				}
+				skip := map[int]bool{}
+				if qual == "" {
+					for _, m := range b.sc.merged {
+						items = append(items, selectItem{name: m.name, e: b.mergedRef([]string{m.name})})
+						skip[m.left], skip[m.right] = true, true
+					}
+				}
 				for i, c := range b.sc.cols {
-					if qual != "" && !qualifies(c, qual) {
+					if (qual != "" && !qualifies(c, qual)) || skip[i] {
 						continue
 					}
 					if c.src >= 0 {
@@ -142,6 +149,9 @@ func defaultName(n *pg.Node) string {
 }
 
 func (b *binder) column(names []string, loc int32) (expr.Expr, error) {
+	if m := b.mergedRef(names); m != nil {
+		return m, nil
+	}
 	col, sc, err := b.sc.resolve(names, loc)
 	if err != nil {
 		if b.outer != nil && errors.Is(err, ErrNoSuchColumn) {
@@ -158,6 +168,35 @@ func (b *binder) column(names []string, loc int32) (expr.Expr, error) {
 	}
 	b.use(sc, col.Name)
 	return col, nil
+}
+
+// mergedRef binds an unqualified name of a USING column to its merged value.
+func (b *binder) mergedRef(names []string) expr.Expr {
+	if len(names) != 1 {
+		return nil
+	}
+	for _, m := range b.sc.merged {
+		if !strings.EqualFold(m.name, names[0]) {
+			continue
+		}
+		lc, rc := b.sc.cols[m.left], b.sc.cols[m.right]
+		b.use(lc, lc.field.Name)
+		b.use(rc, rc.field.Name)
+		l := &expr.Column{Index: m.left, Name: lc.field.Name, Type: lc.field.Type}
+		r := &expr.Column{Index: m.right, Name: rc.field.Name, Type: rc.field.Type}
+		switch {
+		case m.full:
+			t := l.Type
+			if !arrow.TypeEqual(l.Type, r.Type) {
+				return nil
+			}
+			return &expr.Func{Name: "coalesce", Args: []expr.Expr{l, r}, Type: t}
+		case m.rightWins:
+			return r
+		}
+		return l
+	}
+	return nil
 }
 
 // neededFields lists the field paths a scan of source src must read; nil
@@ -519,7 +558,21 @@ func (b *binder) aExpr(a *pg.A_Expr) (expr.Expr, error) {
 		}
 		return &expr.Func{Name: "nullif", Args: []expr.Expr{ul, ur}, Type: ul.DataType()}, nil
 	case pg.A_Expr_Kind_AEXPR_DISTINCT, pg.A_Expr_Kind_AEXPR_NOT_DISTINCT:
-		return nil, unsupported("IS [NOT] DISTINCT FROM")
+		cmp, err := b.compare(expr.Eq, a.GetLexpr(), a.GetRexpr())
+		if err != nil {
+			return nil, err
+		}
+		c := cmp.(*expr.Compare)
+		// a IS NOT DISTINCT FROM b: both NULL, or both set and equal. It is
+		// never NULL.
+		same := &expr.Or{Args: []expr.Expr{
+			&expr.And{Args: []expr.Expr{&expr.IsNull{X: c.L}, &expr.IsNull{X: c.R}}},
+			&expr.And{Args: []expr.Expr{&expr.IsNull{X: c.L, Negate: true}, &expr.IsNull{X: c.R, Negate: true}, c}},
+		}}
+		if a.GetKind() == pg.A_Expr_Kind_AEXPR_DISTINCT {
+			return &expr.Not{X: same}, nil
+		}
+		return same, nil
 	case pg.A_Expr_Kind_AEXPR_SIMILAR:
 		return nil, unsupported("SIMILAR TO")
 	case pg.A_Expr_Kind_AEXPR_OP_ANY, pg.A_Expr_Kind_AEXPR_OP_ALL:
@@ -632,6 +685,8 @@ func numericWiden(l, r expr.Expr) (expr.Expr, expr.Expr, error) {
 		to = arrow.PrimitiveTypes.Float64
 	case isInteger(lt) && isInteger(rt):
 		to = arrow.PrimitiveTypes.Int64
+	case isNumeric(lt) && isNumeric(rt):
+		to = commonDecimal(asDecimal(lt), asDecimal(rt))
 	case isTemporal(lt) && isTemporal(rt):
 		to = &arrow.TimestampType{Unit: arrow.Microsecond}
 		if ts, ok := lt.(*arrow.TimestampType); ok {
@@ -694,6 +749,21 @@ func coerceScalar(v scalar.Scalar, to arrow.DataType, what string) (*expr.Litera
 			return nil, invalid("%s cannot be read as %s: %v", what, to, err)
 		}
 		return &expr.Literal{Value: out}, nil
+	}
+	if d, ok := v.(*scalar.Decimal128); ok && isFloat(to) {
+		f := d.Value.ToFloat64(d.Type.(*arrow.Decimal128Type).Scale)
+		if to.ID() == arrow.FLOAT32 {
+			return &expr.Literal{Value: scalar.NewFloat32Scalar(float32(f))}, nil
+		}
+		return &expr.Literal{Value: scalar.NewFloat64Scalar(f)}, nil
+	}
+	if dt, ok := to.(*arrow.Decimal128Type); ok {
+		if out, ok := toDecimal(v, dt); ok {
+			return &expr.Literal{Value: out}, nil
+		}
+		if isNumeric(v.DataType()) {
+			return nil, invalid("%s does not fit %s", what, to)
+		}
 	}
 	if isInteger(v.DataType()) && isInteger(to) {
 		n := toInt64(v)
@@ -831,6 +901,11 @@ func constLiteral(c *pg.A_Const) (expr.Expr, error) {
 		if !strings.ContainsAny(s, ".eE") {
 			if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 				return &expr.Literal{Value: scalar.NewInt64Scalar(n)}, nil
+			}
+		}
+		if !strings.ContainsAny(s, "eE") {
+			if d, ok := decimalLiteral(s); ok {
+				return d, nil
 			}
 		}
 		f, err := strconv.ParseFloat(s, 64)
@@ -1032,4 +1107,76 @@ func (b *binder) subscript(base expr.Expr, step *pg.Node) (expr.Expr, error) {
 		return &expr.Func{Name: "element_at", Args: []expr.Expr{base, key}, Type: t.ItemType()}, nil
 	}
 	return nil, invalid("cannot subscript %s of type %s", base, base.DataType())
+}
+
+// asDecimal is the decimal type that holds every value of an integer or
+// decimal type exactly.
+func asDecimal(t arrow.DataType) *arrow.Decimal128Type {
+	switch t.ID() {
+	case arrow.DECIMAL128:
+		return t.(*arrow.Decimal128Type)
+	case arrow.INT8:
+		return &arrow.Decimal128Type{Precision: 3}
+	case arrow.INT16:
+		return &arrow.Decimal128Type{Precision: 5}
+	case arrow.INT32:
+		return &arrow.Decimal128Type{Precision: 10}
+	}
+	return &arrow.Decimal128Type{Precision: 19}
+}
+
+// commonDecimal is the narrowest decimal type that holds both types' values.
+func commonDecimal(a, b *arrow.Decimal128Type) *arrow.Decimal128Type {
+	scale := max(a.Scale, b.Scale)
+	prec := max(a.Precision-a.Scale, b.Precision-b.Scale) + scale
+	return &arrow.Decimal128Type{Precision: min(prec, 38), Scale: scale}
+}
+
+// decimalLiteral reads a numeric constant with a point as an exact decimal,
+// as PostgreSQL does.
+func decimalLiteral(s string) (expr.Expr, bool) {
+	neg := strings.HasPrefix(s, "-")
+	digits := strings.TrimLeft(strings.TrimPrefix(s, "-"), "0")
+	intPart, frac, _ := strings.Cut(digits, ".")
+	scale := int32(len(frac))
+	prec := int32(len(intPart)) + scale
+	if prec == 0 {
+		prec = 1
+	}
+	if prec > 38 {
+		return nil, false
+	}
+	n, err := decimal128.FromString(s, prec, scale)
+	if err != nil {
+		return nil, false
+	}
+	_ = neg
+	return &expr.Literal{Value: scalar.NewDecimal128Scalar(n, &arrow.Decimal128Type{Precision: prec, Scale: scale})}, true
+}
+
+// toDecimal converts an integer, float or decimal constant to a decimal
+// type exactly (floats round to the scale); false when it does not fit.
+func toDecimal(v scalar.Scalar, dt *arrow.Decimal128Type) (scalar.Scalar, bool) {
+	var n decimal128.Num
+	switch x := v.(type) {
+	case *scalar.Int8, *scalar.Int16, *scalar.Int32, *scalar.Int64:
+		n = decimal128.FromI64(toInt64(v)).IncreaseScaleBy(dt.Scale)
+	case *scalar.Float64:
+		var err error
+		if n, err = decimal128.FromFloat64(x.Value, dt.Precision, dt.Scale); err != nil {
+			return nil, false
+		}
+	case *scalar.Decimal128:
+		from := x.Type.(*arrow.Decimal128Type)
+		var err error
+		if n, err = x.Value.Rescale(from.Scale, dt.Scale); err != nil {
+			return nil, false
+		}
+	default:
+		return nil, false
+	}
+	if !n.FitsInPrecision(dt.Precision) {
+		return nil, false
+	}
+	return scalar.NewDecimal128Scalar(n, dt), true
 }

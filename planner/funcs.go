@@ -1,11 +1,13 @@
 package planner
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 	pg "github.com/pganalyze/pg_query_go/v6"
 
@@ -20,6 +22,7 @@ type aggCall struct {
 	fn       executor.AggFunc
 	arg      expr.Expr // nil for count(*)
 	distinct bool
+	filter   expr.Expr // FILTER (WHERE ...), or nil
 	typ      arrow.DataType
 }
 
@@ -31,6 +34,9 @@ func (a *aggCall) String() string {
 	}
 	if a.distinct {
 		arg = "DISTINCT " + arg
+	}
+	if a.filter != nil {
+		return fmt.Sprintf("%s(%s) FILTER (WHERE %s)", a.fn, arg, a.filter)
 	}
 	return fmt.Sprintf("%s(%s)", a.fn, arg)
 }
@@ -57,8 +63,8 @@ func (b *binder) funcCall(fc *pg.FuncCall) (expr.Expr, error) {
 	if fc.GetOver() != nil {
 		return b.windowCall(name, fc)
 	}
-	if fc.GetAggFilter() != nil {
-		return nil, unsupported("FILTER (WHERE ...) on aggregate %s()", name)
+	if fc.GetAggFilter() != nil && aggFuncs[name] == 0 && name != "count" {
+		return nil, invalid("FILTER applies only to aggregate functions, not %s()", name)
 	}
 	if len(fc.GetAggOrder()) > 0 {
 		return nil, unsupported("ORDER BY inside aggregate %s()", name)
@@ -434,6 +440,15 @@ func (b *binder) aggregate(name string, fn executor.AggFunc, fc *pg.FuncCall) (e
 		return nil, invalid("aggregate function %s() is not allowed in %s", name, b.where)
 	}
 	call := &aggCall{fn: fn, distinct: fc.GetAggDistinct()}
+	if f := fc.GetAggFilter(); f != nil {
+		b.aggOK = false
+		cond, err := b.boolExpr(f)
+		b.aggOK = true
+		if err != nil {
+			return nil, err
+		}
+		call.filter = cond
+	}
 	switch {
 	case fc.GetAggStar():
 		if fn != executor.AggCount {
@@ -515,6 +530,11 @@ func (b *binder) arith(op string, ln, rn *pg.Node) (expr.Expr, error) {
 		}
 	}
 	if op == "||" {
+		for _, x := range []*expr.Expr{&l, &r} {
+			if lit, ok := (*x).(*expr.Literal); ok && !lit.Value.IsValid() {
+				*x = &expr.Literal{Value: scalar.MakeNullScalar(str)}
+			}
+		}
 		return &expr.Func{Name: "textcat", Args: []expr.Expr{l, r}, Type: str}, nil
 	}
 	return b.arithTyped(op, l, r)
@@ -545,8 +565,25 @@ func (b *binder) arithTyped(op string, l, r expr.Expr) (expr.Expr, error) {
 	switch {
 	case isInteger(lt) && isInteger(rt):
 		t = i64
-	default:
+	case isFloat(lt) || isFloat(rt) || op == "%":
 		t = f64
+	default:
+		// Exact decimal arithmetic, with the result types Arrow's kernels
+		// produce.
+		a, c := asDecimal(lt), asDecimal(rt)
+		var err error
+		if l, err = castTo(l, a); err != nil {
+			return nil, err
+		}
+		if r, err = castTo(r, c); err != nil {
+			return nil, err
+		}
+		res := decimalResult(op, a, c)
+		if res == nil {
+			t = f64
+			break
+		}
+		return foldArith(&expr.Arith{Op: op, L: l, R: r, Type: res})
 	}
 	var err error
 	if l, err = castTo(l, t); err != nil {
@@ -555,7 +592,58 @@ func (b *binder) arithTyped(op string, l, r expr.Expr) (expr.Expr, error) {
 	if r, err = castTo(r, t); err != nil {
 		return nil, err
 	}
-	return &expr.Arith{Op: op, L: l, R: r, Type: t}, nil
+	return foldArith(&expr.Arith{Op: op, L: l, R: r, Type: t})
+}
+
+// decimalResult is the type of decimal a op b; nil when it would need more
+// than 38 digits (the caller falls back to float64).
+func decimalResult(op string, a, b *arrow.Decimal128Type) *arrow.Decimal128Type {
+	var p, s int32
+	switch op {
+	case "+", "-":
+		s = max(a.Scale, b.Scale)
+		p = max(a.Precision-a.Scale, b.Precision-b.Scale) + s + 1
+	case "*":
+		s = a.Scale + b.Scale
+		p = a.Precision + b.Precision + 1
+	case "/":
+		s = max(4, a.Scale+b.Precision-b.Scale+1)
+		p = a.Precision - a.Scale + b.Scale + s
+	default:
+		return nil
+	}
+	if p > 38 {
+		return nil
+	}
+	return &arrow.Decimal128Type{Precision: p, Scale: s}
+}
+
+// foldArith evaluates arithmetic on two constants at plan time.
+func foldArith(a *expr.Arith) (expr.Expr, error) {
+	ll, ok1 := a.L.(*expr.Literal)
+	rl, ok2 := a.R.(*expr.Literal)
+	if !ok1 || !ok2 || !ll.Value.IsValid() || !rl.Value.IsValid() || a.Op == "%" {
+		return a, nil
+	}
+	if a.Op == "/" && isInteger(a.Type) {
+		d := toInt64(rl.Value)
+		if d == 0 {
+			return nil, invalid("division by zero in %s", a)
+		}
+		return &expr.Literal{Value: scalar.NewInt64Scalar(toInt64(ll.Value) / d)}, nil
+	}
+	fn := map[string]string{"+": "add", "-": "subtract", "*": "multiply", "/": "divide"}[a.Op]
+	out, err := compute.CallFunction(context.Background(), fn, nil, compute.NewDatum(ll.Value), compute.NewDatum(rl.Value))
+	if err != nil {
+		return nil, invalid("%s: %v", a, err)
+	}
+	v := out.(*compute.ScalarDatum).Value
+	if !arrow.TypeEqual(v.DataType(), a.Type) {
+		if v, err = v.CastTo(a.Type); err != nil {
+			return a, nil
+		}
+	}
+	return &expr.Literal{Value: v}, nil
 }
 
 // Interval field masks of PostgreSQL's INTERVAL typmod.
@@ -663,7 +751,14 @@ func temporalArith(op string, l, r expr.Expr) (expr.Expr, error) {
 		}
 		iv.Days = int32(toInt64(lit.Value))
 	case lt.ID() == arrow.DATE32 && rt.ID() == arrow.DATE32 && op == "-":
-		return nil, unsupported("date - date")
+		// The number of days between two dates, as in PostgreSQL.
+		ll, ok1 := l.(*expr.Literal)
+		rl, ok2 := r.(*expr.Literal)
+		if ok1 && ok2 && ll.Value.IsValid() && rl.Value.IsValid() {
+			d := int32(ll.Value.(*scalar.Date32).Value - rl.Value.(*scalar.Date32).Value)
+			return &expr.Literal{Value: scalar.NewInt32Scalar(d)}, nil
+		}
+		return &expr.Func{Name: "date_diff", Args: []expr.Expr{l, r}, Type: i32}, nil
 	default:
 		return nil, invalid("operator %s is not defined for %s and %s", op, lt, rt)
 	}

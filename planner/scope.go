@@ -21,6 +21,17 @@ type scopeCol struct {
 // FROM clause in order.
 type scope struct {
 	cols []scopeCol
+	// merged are the columns that JOIN ... USING joins on: referenced
+	// unqualified, each pair is one column.
+	merged []mergedCol
+}
+
+// mergedCol is a USING column of a join: left and right index the scope.
+type mergedCol struct {
+	name        string
+	left, right int
+	full        bool // FULL JOIN: the value is coalesce(left, right)
+	rightWins   bool // RIGHT JOIN: the value is the right column's
 }
 
 func (s *scope) schema() *arrow.Schema {

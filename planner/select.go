@@ -53,10 +53,15 @@ func (p *Planner) fromClause(ctx context.Context, st *stmt, items []*pg.Node, ou
 			if rv.GetSchemaname() == "" && rv.GetCatalogname() == "" {
 				if cte := st.cte(rv.GetRelname()); cte != nil {
 					alias := rv.GetRelname()
+					sch := cte.schema
 					if a := rv.GetAlias(); a != nil && a.GetAliasname() != "" {
 						alias = a.GetAliasname()
+						var err error
+						if sch, err = renameColumns(sch, a); err != nil {
+							return nil, err
+						}
 					}
-					srcs = append(srcs, &source{derived: cte, alias: alias, full: cte.schema, schema: cte.schema, quals: []string{alias}})
+					srcs = append(srcs, &source{derived: cte, alias: alias, full: sch, schema: sch, quals: []string{alias}})
 					return &rel{src: len(srcs) - 1}, nil
 				}
 			}
@@ -122,14 +127,15 @@ func (p *Planner) fromClause(ctx context.Context, st *stmt, items []*pg.Node, ou
 			if a == nil || a.GetAliasname() == "" {
 				return nil, invalid("a subquery in FROM must have an alias")
 			}
-			if len(a.GetColnames()) > 0 {
-				return nil, unsupported("column aliases in FROM (%s(...))", a.GetAliasname())
-			}
 			sub, err := p.planNode(ctx, st, rs.GetSubquery(), nil)
 			if err != nil {
 				return nil, err
 			}
-			srcs = append(srcs, &source{derived: sub, alias: a.GetAliasname(), full: sub.schema, schema: sub.schema, quals: []string{a.GetAliasname()}})
+			sch, err := renameColumns(sub.schema, a)
+			if err != nil {
+				return nil, err
+			}
+			srcs = append(srcs, &source{derived: sub, alias: a.GetAliasname(), full: sch, schema: sch, quals: []string{a.GetAliasname()}})
 			return &rel{src: len(srcs) - 1}, nil
 		case n.GetRangeFunction() != nil:
 			return nil, unsupported("table function in FROM")
@@ -187,6 +193,24 @@ func makeNullable(sc *scope, lo, hi int) {
 
 // sub is the scope of the columns of r, indexed from 0.
 func sub(sc *scope, r *rel) *scope { return &scope{cols: sc.cols[r.lo:r.hi]} }
+
+// mergeUsing records the USING columns of every join of the tree.
+func mergeUsing(r *rel, sc *scope) {
+	if r == nil || r.src >= 0 {
+		return
+	}
+	mergeUsing(r.left, sc)
+	mergeUsing(r.right, sc)
+	for _, u := range r.using {
+		l, _ := (&scope{cols: sc.cols[r.left.lo:r.left.hi]}).lookup("", u)
+		rr, _ := (&scope{cols: sc.cols[r.right.lo:r.right.hi]}).lookup("", u)
+		if len(l) != 1 || len(rr) != 1 {
+			continue
+		}
+		sc.merged = append(sc.merged, mergedCol{name: u, left: r.left.lo + l[0], right: r.right.lo + rr[0],
+			full: r.jt == executor.FullJoin, rightWins: r.jt == executor.RightJoin})
+	}
+}
 
 // bound is a SELECT bound against one scope.
 type bound struct {
@@ -426,7 +450,9 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 
 	// First pass: bind against every column to report unknown names and to
 	// learn which columns and nested fields each table must read.
-	b1 := newBinder(layout(root, srcs, func(s *source) *arrow.Schema { return s.full }), st)
+	sc1 := layout(root, srcs, func(s *source) *arrow.Schema { return s.full })
+	mergeUsing(root, sc1)
+	b1 := newBinder(sc1, st)
 	b1.outer = outer
 	if _, err := p.bindSelect(b1, sel, root); err != nil {
 		return nil, err
@@ -443,6 +469,7 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 
 	// Second pass: bind against the columns the scans produce.
 	sc := layout(root, srcs, func(s *source) *arrow.Schema { return s.schema })
+	mergeUsing(root, sc)
 	b := newBinder(sc, st)
 	b.outer = outer
 	bq, err := p.bindSelect(b, sel, root)
@@ -805,7 +832,7 @@ func (p *Planner) pipeline(b *binder, bq *bound, sc *scope, above []expr.Expr, d
 		}
 		specs := make([]executor.Agg, len(aggs))
 		for i, a := range aggs {
-			specs[i] = executor.Agg{Func: a.fn, Arg: a.arg, Distinct: a.distinct}
+			specs[i] = executor.Agg{Func: a.fn, Arg: a.arg, Distinct: a.distinct, Filter: a.filter}
 			fields = append(fields, arrow.Field{Name: a.String(), Type: a.typ, Nullable: a.fn != executor.AggCount})
 		}
 		aggSchema := arrow.NewSchema(fields, nil)
@@ -1049,14 +1076,20 @@ func (p *Planner) withClause(ctx context.Context, st *stmt, w *pg.WithClause) (f
 	pop := func() { st.ctes = st.ctes[:len(st.ctes)-1] }
 	for _, c := range w.GetCtes() {
 		cte := c.GetCommonTableExpr()
-		if len(cte.GetAliascolnames()) > 0 {
-			pop()
-			return nil, unsupported("column names on a CTE (%s(...))", cte.GetCtename())
-		}
 		pl, err := p.planNode(ctx, st, cte.GetCtequery(), nil)
 		if err != nil {
 			pop()
 			return nil, fmt.Errorf("in WITH %s: %w", cte.GetCtename(), err)
+		}
+		if cols := cte.GetAliascolnames(); len(cols) > 0 {
+			sch, err := renameColumns(pl.schema, &pg.Alias{Aliasname: cte.GetCtename(), Colnames: cols})
+			if err != nil {
+				pop()
+				return nil, err
+			}
+			renamed := *pl
+			renamed.schema = sch
+			pl = &renamed
 		}
 		scope[cte.GetCtename()] = pl
 	}
@@ -1090,4 +1123,21 @@ func orderExprs(order []orderItem) []expr.Expr {
 		}
 	}
 	return out
+}
+
+// renameColumns applies the column aliases of a FROM alias (t(a, b)) to a
+// derived table's schema.
+func renameColumns(s *arrow.Schema, a *pg.Alias) (*arrow.Schema, error) {
+	names := a.GetColnames()
+	if len(names) == 0 {
+		return s, nil
+	}
+	if len(names) > s.NumFields() {
+		return nil, invalid("%s has %d columns but %d column aliases", a.GetAliasname(), s.NumFields(), len(names))
+	}
+	fields := append([]arrow.Field{}, s.Fields()...)
+	for i, n := range names {
+		fields[i].Name = n.GetString_().GetSval()
+	}
+	return arrow.NewSchema(fields, nil), nil
 }
