@@ -416,7 +416,7 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 	}
 	switch {
 	case len(sel.GetValuesLists()) > 0:
-		return nil, unsupported("VALUES lists")
+		return p.planValues(st, sel)
 	case len(sel.GetWindowClause()) > 0:
 		return nil, unsupported("WINDOW")
 	case sel.GetIntoClause() != nil:
@@ -769,33 +769,43 @@ func (p *Planner) pipeline(b *binder, bq *bound, sc *scope, above []expr.Expr, d
 	if bad != nil {
 		return nil, nil, bad
 	}
-	for i, c := range plainConds {
-		plainConds[i] = expr.Rewrite(c, func(x expr.Expr) expr.Expr {
-			sq, ok := x.(*subqueryExpr)
-			if !ok {
-				return x
-			}
-			fields := append([]arrow.Field{}, in.Fields()...)
-			for _, f := range sq.plan.schema.Fields() {
-				f.Nullable = true
-				fields = append(fields, f)
-			}
-			left, joined := in, arrow.NewSchema(fields, nil)
-			stages = append(stages, func(op executor.Operator) executor.Operator {
-				return &executor.HashJoin{Left: op, Right: sq.plan.build(0, 1), Type: executor.LeftJoin, LeftKeys: sq.outerKeys, RightKeys: sq.innerKeys, Output: joined}
-			})
-			_ = left
-			col := &expr.Column{Index: in.NumFields(), Name: sq.text, Type: sq.typ}
-			in = joined
-			return col
+	// joinScalar replaces a correlated scalar subquery by a column that a
+	// left join with the grouped subquery adds.
+	joinScalar := func(x expr.Expr) expr.Expr {
+		sq, ok := x.(*subqueryExpr)
+		if !ok {
+			return x
+		}
+		fields := append([]arrow.Field{}, in.Fields()...)
+		for _, f := range sq.plan.schema.Fields() {
+			f.Nullable = true
+			fields = append(fields, f)
+		}
+		joined := arrow.NewSchema(fields, nil)
+		stages = append(stages, func(op executor.Operator) executor.Operator {
+			return &executor.HashJoin{Left: op, Right: sq.plan.build(0, 1), Type: executor.LeftJoin, LeftKeys: sq.outerKeys, RightKeys: sq.innerKeys, Output: joined}
 		})
+		col := &expr.Column{Index: in.NumFields(), Name: sq.text, Type: sq.typ}
+		in = joined
+		return col
+	}
+	for i, c := range plainConds {
+		plainConds[i] = expr.Rewrite(c, joinScalar)
 	}
 	if f := expr.AndOf(plainConds); f != nil {
 		stages = append(stages, func(op executor.Operator) executor.Operator { return &executor.Filter{Input: op, Predicate: f} })
 	}
+	if !bq.agg {
+		// Correlated scalar subqueries in the select list join after WHERE.
+		rewritten := make([]selectItem, len(bq.items))
+		for i, it := range bq.items {
+			rewritten[i] = selectItem{name: it.name, e: expr.Rewrite(it.e, joinScalar)}
+		}
+		bq.items = rewritten
+	}
 	for _, e := range append(exprsOf(bq.items), bq.having) {
 		if e != nil && hasSub(e) {
-			return nil, nil, unsupported("correlated subqueries outside WHERE")
+			return nil, nil, unsupported("correlated subqueries in aggregated select lists or HAVING")
 		}
 	}
 	items := bq.items
@@ -1140,4 +1150,57 @@ func renameColumns(s *arrow.Schema, a *pg.Alias) (*arrow.Schema, error) {
 		fields[i].Name = n.GetString_().GetSval()
 	}
 	return arrow.NewSchema(fields, nil), nil
+}
+
+// planValues plans a VALUES list: each row is a projection of constants
+// over one empty row, and the rows are concatenated.
+func (p *Planner) planValues(st *stmt, sel *pg.SelectStmt) (*planned, error) {
+	b := newBinder(&scope{}, st)
+	b.where = "VALUES"
+	var rows [][]expr.Expr
+	width := -1
+	for _, l := range sel.GetValuesLists() {
+		items := l.GetList().GetItems()
+		if width >= 0 && len(items) != width {
+			return nil, invalid("VALUES lists must all be the same length (%d and %d)", width, len(items))
+		}
+		width = len(items)
+		row := make([]expr.Expr, len(items))
+		for i, it := range items {
+			e, err := b.valueExpr(it)
+			if err != nil {
+				return nil, err
+			}
+			row[i] = e
+		}
+		rows = append(rows, row)
+	}
+	fields := make([]arrow.Field, width)
+	for c := 0; c < width; c++ {
+		col := make([]expr.Expr, len(rows))
+		for r := range rows {
+			col[r] = rows[r][c]
+		}
+		t, err := commonType(col)
+		if err != nil {
+			return nil, fmt.Errorf("VALUES column %d: %w", c+1, err)
+		}
+		for r := range rows {
+			if rows[r][c], err = castTo(rows[r][c], t); err != nil {
+				return nil, err
+			}
+		}
+		fields[c] = arrow.Field{Name: fmt.Sprintf("column%d", c+1), Type: t, Nullable: true}
+	}
+	out := arrow.NewSchema(fields, nil)
+	empty := arrow.NewSchema(nil, nil)
+	build := func(int, int) executor.Operator {
+		inputs := make([]executor.Operator, len(rows))
+		for r, row := range rows {
+			inputs[r] = &executor.Project{Input: &executor.Values{Rows: 1, Output: empty}, Exprs: row, Output: out}
+		}
+		return st.m(&executor.Concat{Inputs: inputs, Output: out})
+	}
+	res := &planned{schema: out, build: build, parts: 1}
+	return p.orderAndLimit(st, sel, res)
 }
