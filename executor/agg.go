@@ -29,11 +29,12 @@ const (
 	AggVarPop
 	AggStddevSamp
 	AggStddevPop
+	AggStringAgg
 )
 
 var aggNames = map[AggFunc]string{AggCount: "count", AggSum: "sum", AggAvg: "avg", AggMin: "min", AggMax: "max",
 	AggBoolAnd: "bool_and", AggBoolOr: "bool_or", AggVarSamp: "var_samp", AggVarPop: "var_pop",
-	AggStddevSamp: "stddev_samp", AggStddevPop: "stddev_pop"}
+	AggStddevSamp: "stddev_samp", AggStddevPop: "stddev_pop", AggStringAgg: "string_agg"}
 
 func (f AggFunc) String() string { return aggNames[f] }
 
@@ -46,6 +47,7 @@ type Agg struct {
 	Arg      expr.Expr // nil for count(*)
 	Distinct bool
 	Filter   expr.Expr // FILTER (WHERE ...): rows for which it is not true are skipped; nil for none
+	Sep      string    // string_agg's separator
 }
 
 // AggResultType is the type an aggregate yields for an argument of type t
@@ -76,6 +78,10 @@ func AggResultType(f AggFunc, t arrow.DataType) (arrow.DataType, error) {
 		}
 	case AggBoolAnd, AggBoolOr:
 		if t.ID() == arrow.BOOL {
+			return t, nil
+		}
+	case AggStringAgg:
+		if t.ID() == arrow.STRING {
 			return t, nil
 		}
 	}

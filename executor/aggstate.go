@@ -3,6 +3,7 @@ package executor
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -42,6 +43,10 @@ func newAggState(a Agg, t arrow.DataType, mem memory.Allocator) (aggState, error
 		st = &minMaxState{max: a.Func == AggMax}
 	case AggBoolAnd, AggBoolOr:
 		st = &boolState{and: a.Func == AggBoolAnd}
+	case AggStringAgg:
+		if t.ID() == arrow.STRING {
+			st = &stringAggState{sep: a.Sep}
+		}
 	}
 	if st == nil {
 		return nil, fmt.Errorf("%w: %s(%s)", ErrUnsupportedType, a.Func, t)
@@ -533,6 +538,48 @@ func takeRows(mem memory.Allocator, a arrow.Array, rows []int) (arrow.Array, err
 		if err := appendRow(b, a, r); err != nil {
 			return nil, err
 		}
+	}
+	return b.NewArray(), nil
+}
+
+// stringAggState joins a group's strings in arrival order (the planner
+// sorts the input first for string_agg(... ORDER BY ...)).
+type stringAggState struct {
+	sep  string
+	vals []strings.Builder
+	seen []bool
+}
+
+func (s *stringAggState) grow(n int) {
+	for len(s.vals) < n {
+		s.vals = append(s.vals, strings.Builder{})
+		s.seen = append(s.seen, false)
+	}
+}
+func (s *stringAggState) add(arg arrow.Array, gids []int32) error {
+	arr := arg.(*array.String)
+	for i, g := range gids {
+		if arr.IsNull(i) {
+			continue
+		}
+		if s.seen[g] {
+			s.vals[g].WriteString(s.sep)
+		}
+		s.vals[g].WriteString(arr.Value(i))
+		s.seen[g] = true
+	}
+	return nil
+}
+func (s *stringAggState) finish(mem memory.Allocator, _ arrow.DataType, n int) (arrow.Array, error) {
+	s.grow(n)
+	b := array.NewStringBuilder(mem)
+	defer b.Release()
+	for g := 0; g < n; g++ {
+		if !s.seen[g] {
+			b.AppendNull()
+			continue
+		}
+		b.Append(s.vals[g].String())
 	}
 	return b.NewArray(), nil
 }

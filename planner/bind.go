@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -654,19 +655,51 @@ func (b *binder) unifyPair(l, r expr.Expr) (expr.Expr, expr.Expr, error) {
 	case rConst && rt.ID() == arrow.NULL && lt.ID() != arrow.NULL:
 		return l, &expr.Literal{Value: scalar.MakeNullScalar(lt)}, nil
 	case rConst && !lConst:
-		if isInteger(lt) && (isFloat(rt) || (isInteger(rt) && !intFits(rl.Value, lt))) {
+		if isInteger(lt) && !constFitsInt(rl.Value, lt) {
 			return numericWiden(l, r)
 		}
 		v, err := coerceScalar(rl.Value, lt, "constant "+r.String())
 		return l, v, err
 	case lConst && !rConst:
-		if isInteger(rt) && (isFloat(lt) || (isInteger(lt) && !intFits(ll.Value, rt))) {
+		if isInteger(rt) && !constFitsInt(ll.Value, rt) {
 			return numericWiden(l, r)
 		}
 		v, err := coerceScalar(ll.Value, rt, "constant "+l.String())
 		return v, r, err
 	}
 	return numericWiden(l, r)
+}
+
+// constFitsInt reports whether numeric constant v compares with an integer
+// column of type t as a constant of type t: an integer in t's range or an
+// integral decimal that fits. Others (1.5, 10000000000 for int32) make both
+// sides widen. Non-numeric constants are parsed or converted to t.
+func constFitsInt(v scalar.Scalar, t arrow.DataType) bool {
+	switch {
+	case isFloat(v.DataType()):
+		return false
+	case isInteger(v.DataType()):
+		return intFits(v, t)
+	case v.DataType().ID() == arrow.DECIMAL128:
+		n, ok := decimalAsInt(v)
+		return ok && intFits(scalar.NewInt64Scalar(n), t)
+	}
+	return true
+}
+
+// decimalAsInt returns the value of an integral decimal constant that fits
+// in 64 bits.
+func decimalAsInt(v scalar.Scalar) (int64, bool) {
+	d, ok := v.(*scalar.Decimal128)
+	if !ok || !d.IsValid() {
+		return 0, false
+	}
+	pow := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(d.Type.(*arrow.Decimal128Type).Scale)), nil)
+	q, r := new(big.Int).QuoRem(d.Value.BigInt(), pow, new(big.Int))
+	if r.Sign() != 0 || !q.IsInt64() {
+		return 0, false
+	}
+	return q.Int64(), true
 }
 
 // intFits reports whether integer constant v is in the range of integer
@@ -750,8 +783,20 @@ func coerceScalar(v scalar.Scalar, to arrow.DataType, what string) (*expr.Litera
 		}
 		return &expr.Literal{Value: out}, nil
 	}
+	if _, ok := v.(*scalar.Decimal128); ok && isInteger(to) {
+		if n, ok := decimalAsInt(v); ok && intFits(scalar.NewInt64Scalar(n), to) {
+			return coerceScalar(scalar.NewInt64Scalar(n), to, what)
+		}
+		return nil, invalid("%s is not an integer in the range of %s", what, to)
+	}
 	if d, ok := v.(*scalar.Decimal128); ok && isFloat(to) {
-		f := d.Value.ToFloat64(d.Type.(*arrow.Decimal128Type).Scale)
+		// Through the decimal text: Num.ToFloat64 multiplies by a power of
+		// ten and is off by an ulp (31.2 became 31.200000000000003).
+		scale := d.Type.(*arrow.Decimal128Type).Scale
+		f, err := strconv.ParseFloat(d.Value.ToString(scale), 64)
+		if err != nil {
+			f = d.Value.ToFloat64(scale)
+		}
 		if to.ID() == arrow.FLOAT32 {
 			return &expr.Literal{Value: scalar.NewFloat32Scalar(float32(f))}, nil
 		}

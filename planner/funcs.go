@@ -23,6 +23,8 @@ type aggCall struct {
 	arg      expr.Expr // nil for count(*)
 	distinct bool
 	filter   expr.Expr // FILTER (WHERE ...), or nil
+	sep      string    // string_agg
+	order    []executor.SortKey
 	typ      arrow.DataType
 }
 
@@ -34,6 +36,17 @@ func (a *aggCall) String() string {
 	}
 	if a.distinct {
 		arg = "DISTINCT " + arg
+	}
+	if a.fn == executor.AggStringAgg {
+		arg += fmt.Sprintf(", %q", a.sep)
+	}
+	for i, k := range a.order {
+		if i == 0 {
+			arg += " ORDER BY "
+		} else {
+			arg += ", "
+		}
+		arg += k.String()
 	}
 	if a.filter != nil {
 		return fmt.Sprintf("%s(%s) FILTER (WHERE %s)", a.fn, arg, a.filter)
@@ -47,6 +60,7 @@ var aggFuncs = map[string]executor.AggFunc{
 	"bool_and": executor.AggBoolAnd, "every": executor.AggBoolAnd, "bool_or": executor.AggBoolOr,
 	"variance": executor.AggVarSamp, "var_samp": executor.AggVarSamp, "var_pop": executor.AggVarPop,
 	"stddev": executor.AggStddevSamp, "stddev_samp": executor.AggStddevSamp, "stddev_pop": executor.AggStddevPop,
+	"string_agg": executor.AggStringAgg,
 }
 
 func funcName(fc *pg.FuncCall) string {
@@ -66,7 +80,7 @@ func (b *binder) funcCall(fc *pg.FuncCall) (expr.Expr, error) {
 	if fc.GetAggFilter() != nil && aggFuncs[name] == 0 && name != "count" {
 		return nil, invalid("FILTER applies only to aggregate functions, not %s()", name)
 	}
-	if len(fc.GetAggOrder()) > 0 {
+	if len(fc.GetAggOrder()) > 0 && name != "string_agg" {
 		return nil, unsupported("ORDER BY inside aggregate %s()", name)
 	}
 	if fn, ok := aggFuncs[name]; ok {
@@ -454,6 +468,46 @@ func (b *binder) aggregate(name string, fn executor.AggFunc, fc *pg.FuncCall) (e
 		if fn != executor.AggCount {
 			return nil, invalid("%s(*) is not valid; only count(*)", name)
 		}
+	case fn == executor.AggStringAgg:
+		if len(fc.GetArgs()) != 2 {
+			return nil, invalid("string_agg() takes a value and a separator")
+		}
+		sepLit, ok := fc.GetArgs()[1].GetAConst().GetVal().(*pg.A_Const_Sval)
+		if !ok {
+			return nil, unsupported("string_agg() with a separator that is not a string constant")
+		}
+		call.sep = sepLit.Sval.GetSval()
+		b.aggOK = false
+		arg, err := b.valueExpr(fc.GetArgs()[0])
+		if err == nil {
+			for _, s := range fc.GetAggOrder() {
+				sb := s.GetSortBy()
+				e, kerr := b.valueExpr(sb.GetNode())
+				if kerr != nil {
+					err = kerr
+					break
+				}
+				k := executor.SortKey{Expr: e, Desc: sb.GetSortbyDir() == pg.SortByDir_SORTBY_DESC}
+				k.NullsFirst = k.Desc
+				switch sb.GetSortbyNulls() {
+				case pg.SortByNulls_SORTBY_NULLS_FIRST:
+					k.NullsFirst = true
+				case pg.SortByNulls_SORTBY_NULLS_LAST:
+					k.NullsFirst = false
+				}
+				call.order = append(call.order, k)
+			}
+		}
+		b.aggOK = true
+		if err != nil {
+			return nil, err
+		}
+		if arg.DataType().ID() != arrow.STRING {
+			if arg, err = castTo(arg, str); err != nil {
+				return nil, invalid("string_agg() takes text")
+			}
+		}
+		call.arg = arg
 	case len(fc.GetArgs()) != 1:
 		return nil, unsupported("%s() with %d arguments", name, len(fc.GetArgs()))
 	default:

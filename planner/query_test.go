@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -606,5 +607,35 @@ Project 1 AS ?column?
 				t.Errorf("Query.Explain:\n%s\nwant:\n%s", e, want)
 			}
 		})
+	}
+}
+
+// TestFloatConstantsExact compares float columns with numeric constants
+// written as the shortest decimal of each stored value: the row must match
+// itself. Numeric constants with a point are exact decimals, and converting
+// them to float64 must round correctly (31.2 once became
+// 31.200000000000003, so geo.lat = 31.2 missed the row holding 31.2).
+func TestFloatConstantsExact(t *testing.T) {
+	_, ctx := newAlloc(t)
+	p := demoPlanner(t)
+	checked := 0
+	for _, d := range demoReference(t).devices {
+		if d.geoNull || d.lat == nil || checked == 25 {
+			continue
+		}
+		checked++
+		lit := strconv.FormatFloat(*d.lat, 'f', -1, 64)
+		for _, sql := range []string{
+			"SELECT id FROM devices WHERE geo.lat = " + lit,
+			"SELECT id FROM devices WHERE geo.lat >= " + lit + " AND geo.lat <= " + lit,
+		} {
+			got := run(t, ctx, p, sql)
+			if !slices.Contains(got, render(d.id)) {
+				t.Errorf("%s: device %d (lat %s) not returned: %v", sql, d.id, lit, got)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no device with a latitude")
 	}
 }

@@ -842,11 +842,30 @@ func (p *Planner) pipeline(b *binder, bq *bound, sc *scope, above []expr.Expr, d
 		}
 		specs := make([]executor.Agg, len(aggs))
 		for i, a := range aggs {
-			specs[i] = executor.Agg{Func: a.fn, Arg: a.arg, Distinct: a.distinct, Filter: a.filter}
+			specs[i] = executor.Agg{Func: a.fn, Arg: a.arg, Distinct: a.distinct, Filter: a.filter, Sep: a.sep}
 			fields = append(fields, arrow.Field{Name: a.String(), Type: a.typ, Nullable: a.fn != executor.AggCount})
 		}
 		aggSchema := arrow.NewSchema(fields, nil)
 		groups := bq.groups
+		// Aggregates with their own ORDER BY (string_agg) see rows in that
+		// order: sort the input first. They must agree on the order.
+		var aggOrder []executor.SortKey
+		orderText := ""
+		for _, a := range aggs {
+			if len(a.order) == 0 {
+				continue
+			}
+			t := fmt.Sprint(a.order)
+			if aggOrder != nil && t != orderText {
+				return nil, nil, unsupported("aggregates with different ORDER BY clauses in one query")
+			}
+			aggOrder, orderText = a.order, t
+		}
+		if aggOrder != nil {
+			stages = append(stages, func(op executor.Operator) executor.Operator {
+				return &executor.Sort{Input: op, Keys: aggOrder, Limit: -1}
+			})
+		}
 		stages = append(stages, func(op executor.Operator) executor.Operator {
 			return &executor.HashAggregate{Input: op, Groups: groups, Aggs: specs, Output: aggSchema}
 		})
