@@ -87,7 +87,7 @@ func startServer(t *testing.T, mutate func(*server.Options)) *fixture {
 			t.Error(err)
 		}
 		// Scan workers of a cancelled stream may still be unwinding.
-		for i := 0; i < 50 && mem.CurrentAlloc() != 0; i++ {
+		for i := 0; i < 300 && mem.CurrentAlloc() != 0; i++ {
 			time.Sleep(100 * time.Millisecond)
 		}
 		mem.AssertSize(t, 0)
