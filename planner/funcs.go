@@ -480,23 +480,7 @@ func (b *binder) aggregate(name string, fn executor.AggFunc, fc *pg.FuncCall) (e
 		b.aggOK = false
 		arg, err := b.valueExpr(fc.GetArgs()[0])
 		if err == nil {
-			for _, s := range fc.GetAggOrder() {
-				sb := s.GetSortBy()
-				e, kerr := b.valueExpr(sb.GetNode())
-				if kerr != nil {
-					err = kerr
-					break
-				}
-				k := executor.SortKey{Expr: e, Desc: sb.GetSortbyDir() == pg.SortByDir_SORTBY_DESC}
-				k.NullsFirst = k.Desc
-				switch sb.GetSortbyNulls() {
-				case pg.SortByNulls_SORTBY_NULLS_FIRST:
-					k.NullsFirst = true
-				case pg.SortByNulls_SORTBY_NULLS_LAST:
-					k.NullsFirst = false
-				}
-				call.order = append(call.order, k)
-			}
+			call.order, err = b.sortKeys(fc.GetAggOrder())
 		}
 		b.aggOK = true
 		if err != nil {

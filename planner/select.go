@@ -311,17 +311,11 @@ func (p *Planner) bindSelect(b *binder, sel *pg.SelectStmt, root *rel) (*bound, 
 	b.where, b.winOK = "ORDER BY", true
 	for _, s := range sel.GetSortClause() {
 		sb := s.GetSortBy()
-		oi := orderItem{pos: -1, desc: sb.GetSortbyDir() == pg.SortByDir_SORTBY_DESC}
-		oi.nullsFirst = oi.desc
-		switch sb.GetSortbyNulls() {
-		case pg.SortByNulls_SORTBY_NULLS_FIRST:
-			oi.nullsFirst = true
-		case pg.SortByNulls_SORTBY_NULLS_LAST:
-			oi.nullsFirst = false
+		dir, err := sortDirection(sb)
+		if err != nil {
+			return nil, err
 		}
-		if sb.GetSortbyDir() == pg.SortByDir_SORTBY_USING {
-			return nil, unsupported("ORDER BY ... USING")
-		}
+		oi := orderItem{pos: -1, desc: dir.Desc, nullsFirst: dir.NullsFirst}
 		n := sb.GetNode()
 		if c := n.GetAConst(); c != nil && c.GetIval() != nil {
 			k := int(c.GetIval().GetIval())

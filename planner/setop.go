@@ -125,13 +125,9 @@ func (p *Planner) orderAndLimit(st *stmt, sel *pg.SelectStmt, in *planned) (*pla
 	var keys []executor.SortKey
 	for _, s := range sel.GetSortClause() {
 		sb := s.GetSortBy()
-		k := executor.SortKey{Desc: sb.GetSortbyDir() == pg.SortByDir_SORTBY_DESC}
-		k.NullsFirst = k.Desc
-		switch sb.GetSortbyNulls() {
-		case pg.SortByNulls_SORTBY_NULLS_FIRST:
-			k.NullsFirst = true
-		case pg.SortByNulls_SORTBY_NULLS_LAST:
-			k.NullsFirst = false
+		k, err := sortDirection(sb)
+		if err != nil {
+			return nil, err
 		}
 		n := sb.GetNode()
 		if c := n.GetAConst(); c != nil && c.GetIval() != nil {

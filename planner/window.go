@@ -61,22 +61,11 @@ func (b *binder) windowCall(name string, fc *pg.FuncCall) (expr.Expr, error) {
 		}
 		wc.PartitionBy = append(wc.PartitionBy, e)
 	}
-	for _, s := range over.GetOrderClause() {
-		sb := s.GetSortBy()
-		e, err := b.valueExpr(sb.GetNode())
-		if err != nil {
-			return nil, err
-		}
-		k := executor.SortKey{Expr: e, Desc: sb.GetSortbyDir() == pg.SortByDir_SORTBY_DESC}
-		k.NullsFirst = k.Desc
-		switch sb.GetSortbyNulls() {
-		case pg.SortByNulls_SORTBY_NULLS_FIRST:
-			k.NullsFirst = true
-		case pg.SortByNulls_SORTBY_NULLS_LAST:
-			k.NullsFirst = false
-		}
-		wc.OrderBy = append(wc.OrderBy, k)
+	keys, err := b.sortKeys(over.GetOrderClause())
+	if err != nil {
+		return nil, err
 	}
+	wc.OrderBy = keys
 	fr, err := b.frame(over, len(wc.OrderBy) > 0)
 	if err != nil {
 		return nil, err
@@ -290,3 +279,37 @@ func mapWin(w *winCall, fn func(expr.Expr) expr.Expr) *winCall {
 }
 
 func winName(i int) string { return fmt.Sprintf("_win%d", i) }
+
+// sortDirection reads the direction and NULL placement of an ORDER BY
+// term; NULLs sort last ascending and first descending unless told.
+func sortDirection(sb *pg.SortBy) (executor.SortKey, error) {
+	if sb.GetSortbyDir() == pg.SortByDir_SORTBY_USING {
+		return executor.SortKey{}, unsupported("ORDER BY ... USING")
+	}
+	k := executor.SortKey{Desc: sb.GetSortbyDir() == pg.SortByDir_SORTBY_DESC}
+	k.NullsFirst = k.Desc
+	switch sb.GetSortbyNulls() {
+	case pg.SortByNulls_SORTBY_NULLS_FIRST:
+		k.NullsFirst = true
+	case pg.SortByNulls_SORTBY_NULLS_LAST:
+		k.NullsFirst = false
+	}
+	return k, nil
+}
+
+// sortKeys binds ORDER BY terms that are plain expressions.
+func (b *binder) sortKeys(terms []*pg.Node) ([]executor.SortKey, error) {
+	var keys []executor.SortKey
+	for _, t := range terms {
+		sb := t.GetSortBy()
+		k, err := sortDirection(sb)
+		if err != nil {
+			return nil, err
+		}
+		if k.Expr, err = b.valueExpr(sb.GetNode()); err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
