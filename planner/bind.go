@@ -338,9 +338,17 @@ func (b *binder) valueExpr(n *pg.Node) (expr.Expr, error) {
 	return nil, unsupported("expression %s", stmtName(n))
 }
 
+// maxParams is the highest parameter number, as in PostgreSQL's protocol.
+const maxParams = 65535
+
 func (b *binder) param(i int, want arrow.DataType) (expr.Expr, error) {
 	if i < 1 {
 		return nil, invalid("parameter $%d: parameters are numbered from 1", i)
+	}
+	if i > maxParams {
+		// ParamTypes has one entry per number up to the highest: $2000000000
+		// would allocate gigabytes.
+		return nil, invalid("parameter $%d: at most %d parameters", i, maxParams)
 	}
 	if b.st.paramTypes == nil {
 		b.st.paramTypes = map[int]arrow.DataType{}

@@ -72,6 +72,9 @@ func TestPlanErrors(t *testing.T) {
 		{sql: "SELECT 1e400", is: ErrInvalid, mention: []string{"1e400", "out of range"}},
 		{sql: "SELECT id FROM probe_events WHERE id < 0x1FFFFFFFFFFFFFFFFF", is: ErrInvalid, mention: []string{"0x1FFFFFFFFFFFFFFFFF", "out of range"}},
 		{sql: "SELECT * FROM shops WHERE floor = $0", is: ErrInvalid, mention: []string{"$0", "numbered from 1"}},
+		// A huge parameter number must not size ParamTypes (out of memory).
+		{sql: "SELECT $2000000000", is: ErrInvalid, mention: []string{"$2000000000", "at most 65535"}},
+		{sql: "SELECT * FROM shops WHERE floor = ?0000000000000000", is: ErrInvalid, mention: []string{"at most 65535"}},
 		{sql: "SELECT * FROM shops WHERE floor = $2", is: ErrInvalid, mention: []string{"$2"}, params: []scalar.Scalar{scalar.NewInt32Scalar(1)}},
 		{sql: "SELECT * FROM shops WHERE floor = ?", is: ErrInvalid, mention: []string{"parameter $1", "int32"}, params: []scalar.Scalar{scalar.NewStringScalar("two")}},
 		{sql: "SELECT * FROM shops WHERE floor = ?", is: ErrInvalid, mention: []string{"out of range"}, params: []scalar.Scalar{scalar.NewInt64Scalar(1 << 40)}},
