@@ -90,15 +90,10 @@ func evalDatum(ctx context.Context, e expr.Expr, batch arrow.RecordBatch) (compu
 			// reads the missing validity bitmap of a null array as "valid".
 			return compute.NewDatum(scalar.NewBooleanScalar(!x.Negate)), nil
 		}
-		isNull, err := compute.CallFunction(ctx, "is_null", nil, in)
-		if err != nil || !x.Negate {
-			return isNull, err
-		}
-		// arrow-go has no is_valid, and its is_not_null reuses the input's
-		// validity bitmap without the input's offset (wrong on sliced
-		// batches): negate is_null instead.
-		defer isNull.Release()
-		return invert(ctx, isNull)
+		// From the validity bitmap, not arrow-go's kernels: it has no
+		// is_valid, its is_not_null ignores the input's offset (wrong on
+		// sliced batches), and is_null panics on decimals.
+		return nullTest(ctx, in, x.Negate)
 	case *expr.Cast:
 		in, err := evalDatum(ctx, x.X, batch)
 		if err != nil {
@@ -215,7 +210,52 @@ func withParentNulls(ctx context.Context, child arrow.Array, parent arrow.Array)
 	return array.MakeFromData(nd)
 }
 
+// nullTest answers IS NULL (IS NOT NULL when negate is set) for every value
+// of d; the result has no NULLs.
+func nullTest(ctx context.Context, d compute.Datum, negate bool) (compute.Datum, error) {
+	switch v := d.(type) {
+	case *compute.ScalarDatum:
+		return compute.NewDatum(scalar.NewBooleanScalar(v.Value.IsValid() == negate)), nil
+	case *compute.ArrayDatum:
+		data := v.Value
+		n := data.Len()
+		buf := memory.NewResizableBuffer(allocator(ctx))
+		buf.Resize(int(bitutil.BytesForBits(int64(n))))
+		out := buf.Bytes()
+		// NullN is -1 (unknown) on slices: only 0 means no NULLs.
+		if valid := data.Buffers()[0]; valid != nil && data.NullN() != 0 {
+			if negate {
+				bitutil.CopyBitmap(valid.Bytes(), data.Offset(), n, out, 0)
+			} else {
+				bitutil.InvertBitmap(valid.Bytes(), data.Offset(), n, out, 0)
+			}
+		} else {
+			bitutil.SetBitsTo(out, 0, int64(n), negate)
+		}
+		res := array.NewData(arrow.FixedWidthTypes.Boolean, n, []*memory.Buffer{nil, buf}, nil, 0, 0)
+		buf.Release()
+		defer res.Release()
+		arr := array.MakeFromData(res)
+		defer arr.Release()
+		return compute.NewDatum(arr), nil
+	}
+	return nil, fmt.Errorf("IS NULL of %s", d.Kind())
+}
+
 func evalIn(ctx context.Context, x *expr.In, batch arrow.RecordBatch) (compute.Datum, error) {
+	if x.X.DataType().ID() == arrow.BOOL {
+		// arrow-go's is_in answers false for every boolean: compare item by
+		// item, which has the same three-valued result.
+		args := make([]expr.Expr, len(x.List))
+		for i, item := range x.List {
+			args[i] = &expr.Compare{Op: expr.Eq, L: x.X, R: item}
+		}
+		var e expr.Expr = &expr.Or{Args: args}
+		if x.Negate {
+			e = &expr.Not{X: e}
+		}
+		return evalDatum(ctx, e, batch)
+	}
 	in, err := evalDatum(ctx, x.X, batch)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"unicode"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 
 	"github.com/lakeflight/lakeflight/executor"
@@ -284,6 +285,10 @@ func evalCases() []evalCase {
 	add("s IN ('apple', 'b')", inE(colS, false, str("apple"), str("b")), func(r row) any { return b3(in3(r.s, apple, b)) })
 	add("s NOT IN ('apple', NULL)", inE(colS, true, str("apple"), nullOf(arrow.BinaryTypes.String)), func(r row) any { return b3(not3(in3(r.s, apple, nil))) })
 	add("st.x IN (10, 15)", inE(colX, false, i64(10), i64(15)), func(r row) any { return b3(in3(r.stX(), ten, fifteen)) })
+	add("p IN (false)", inE(colP, false, boolLit(false)), func(r row) any { return b3(in3(r.p, fls)) })
+	add("p IN (true, false)", inE(colP, false, boolLit(true), boolLit(false)), func(r row) any { return b3(in3(r.p, tru, fls)) })
+	add("p IN (false, false)", inE(colP, false, boolLit(false), boolLit(false)), func(r row) any { return b3(in3(r.p, fls, fls)) })
+	add("p NOT IN (true)", inE(colP, true, boolLit(true)), func(r row) any { return b3(not3(in3(r.p, tru))) })
 	add("f IN (0.5, -2)", inE(colF, false, f64(0.5), f64(-2)), func(r row) any { return b3(in3(r.f, ptr(0.5), ptr(-2.0))) })
 
 	// LIKE, NOT LIKE, ILIKE.
@@ -584,4 +589,63 @@ func FuzzLikeMatcher(f *testing.F) {
 
 func utf8Valid(s string) bool {
 	return strings.ToValidUTF8(s, "\uFFFD") == s && !strings.ContainsRune(s, '\uFFFD')
+}
+
+// TestEvalNullTestOtherTypes checks IS [NOT] NULL on types outside the
+// test table (decimal: arrow-go's is_null kernel dispatch panics on it) at
+// every batch size.
+func TestEvalNullTestOtherTypes(t *testing.T) {
+	dec := &arrow.Decimal128Type{Precision: 10, Scale: 2}
+	types := []arrow.DataType{dec, arrow.BinaryTypes.Binary, &arrow.FixedSizeBinaryType{ByteWidth: 3}, arrow.FixedWidthTypes.Date32, arrow.ListOf(arrow.PrimitiveTypes.Int64)}
+	for _, typ := range types {
+		for _, size := range batchSizes {
+			t.Run(fmt.Sprintf("%s/batch=%d", typ, size), func(t *testing.T) {
+				mem, ctx := newAlloc(t)
+				b := array.NewBuilder(mem, typ)
+				const n = 10
+				var want []any
+				for k := 0; k < n; k++ {
+					if k%3 == 1 {
+						b.AppendNull()
+						want = append(want, true)
+						continue
+					}
+					b.AppendEmptyValue()
+					want = append(want, false)
+				}
+				col := b.NewArray()
+				b.Release()
+				schema := arrow.NewSchema([]arrow.Field{{Name: "c", Type: typ, Nullable: true}}, nil)
+				rec := array.NewRecordBatch(schema, []arrow.Array{col}, n)
+				col.Release()
+				defer rec.Release()
+				c := &expr.Column{Index: 0, Name: "c", Type: typ}
+				for _, negate := range []bool{false, true} {
+					var got []any
+					for _, batch := range cut(rec, size) {
+						arr, err := executor.Eval(ctx, &expr.IsNull{X: c, Negate: negate}, batch)
+						batch.Release()
+						if err != nil {
+							t.Fatal(err)
+						}
+						if arr.NullN() != 0 {
+							t.Errorf("IS NULL yielded %d NULLs", arr.NullN())
+						}
+						got = append(got, values(t, arr)...)
+						arr.Release()
+					}
+					exp := want
+					if negate {
+						exp = make([]any, n)
+						for i, w := range want {
+							exp[i] = !w.(bool)
+						}
+					}
+					if !reflect.DeepEqual(got, exp) {
+						t.Errorf("negate=%v: got %v, want %v", negate, got, exp)
+					}
+				}
+			})
+		}
+	}
 }
