@@ -474,7 +474,11 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 	// A correlated subquery hands its correlation to the enclosing query.
 	var where []expr.Expr
 	var corrOuter, corrInner, corrResid []expr.Expr
+	var conjuncts []expr.Expr
 	for _, c := range expr.Conjuncts(bq.where) {
+		conjuncts = append(conjuncts, factorOr(c)...)
+	}
+	for _, c := range conjuncts {
 		if !hasOuter(c) {
 			where = append(where, c)
 			continue
@@ -812,8 +816,8 @@ func (p *Planner) pipeline(b *binder, bq *bound, sc *scope, above []expr.Expr, d
 		collect := func(e expr.Expr) {
 			walkAll(e, func(x expr.Expr) {
 				if a, ok := x.(*aggCall); ok {
-					if _, seen := index[a.String()]; !seen {
-						index[a.String()] = len(aggs)
+					if _, seen := index[exprKey(a)]; !seen {
+						index[exprKey(a)] = len(aggs)
 						aggs = append(aggs, a)
 					}
 				}
@@ -910,8 +914,8 @@ func (p *Planner) pipeline(b *binder, bq *bound, sc *scope, above []expr.Expr, d
 	for _, e := range append(exprsOf(items), orderExprs(order)...) {
 		walkAll(e, func(x expr.Expr) {
 			if w, ok := x.(*winCall); ok {
-				if _, seen := winIndex[w.String()]; !seen {
-					winIndex[w.String()] = len(wins)
+				if _, seen := winIndex[exprKey(w)]; !seen {
+					winIndex[exprKey(w)] = len(wins)
 					wins = append(wins, w)
 				}
 			}
@@ -935,7 +939,7 @@ func (p *Planner) pipeline(b *binder, bq *bound, sc *scope, above []expr.Expr, d
 			}
 			return expr.Rewrite(e, func(x expr.Expr) expr.Expr {
 				if w, ok := x.(*winCall); ok {
-					k := winIndex[w.String()]
+					k := winIndex[exprKey(w)]
 					return &expr.Column{Index: base + k, Name: w.String(), Type: w.call.Type}
 				}
 				return x
@@ -967,7 +971,7 @@ func (p *Planner) pipeline(b *binder, bq *bound, sc *scope, above []expr.Expr, d
 		pos := o.pos
 		if pos < 0 {
 			for i, e := range exprs[:visible] {
-				if e.String() == o.e.String() {
+				if exprKey(e) == exprKey(o.e) {
 					pos = i
 					break
 				}
@@ -1043,14 +1047,14 @@ func (p *Planner) pipeline(b *binder, bq *bound, sc *scope, above []expr.Expr, d
 // output: group expressions and aggregate calls become columns; any other
 // column reference is an error.
 func rewriteAgg(e expr.Expr, groups []expr.Expr, aggIndex map[string]int, out *arrow.Schema, bad *error) expr.Expr {
-	key := e.String()
+	key := exprKey(e)
 	for i, g := range groups {
-		if g.String() == key {
+		if exprKey(g) == key {
 			return &expr.Column{Index: i, Name: out.Field(i).Name, Type: out.Field(i).Type}
 		}
 	}
 	if a, ok := e.(*aggCall); ok {
-		i := len(groups) + aggIndex[a.String()]
+		i := len(groups) + aggIndex[exprKey(a)]
 		return &expr.Column{Index: i, Name: a.String(), Type: a.typ}
 	}
 	if w, ok := e.(*winCall); ok {
@@ -1216,4 +1220,102 @@ func (p *Planner) planValues(st *stmt, sel *pg.SelectStmt) (*planned, error) {
 	}
 	res := &planned{schema: out, build: build, parts: 1}
 	return p.orderAndLimit(st, sel, res)
+}
+
+// factorOr pulls the conjuncts that every branch of an OR shares out of it:
+// (a AND b) OR (a AND c) becomes a AND (b OR c), so a join condition or a
+// filter written inside each branch can still be used as one.
+func factorOr(e expr.Expr) []expr.Expr {
+	or, ok := e.(*expr.Or)
+	if !ok || len(or.Args) < 2 {
+		return []expr.Expr{e}
+	}
+	branches := make([][]expr.Expr, len(or.Args))
+	for i, a := range or.Args {
+		branches[i] = expr.Conjuncts(a)
+	}
+	var common []expr.Expr
+	for _, c := range branches[0] {
+		key := exprKey(c)
+		inAll := true
+		for _, br := range branches[1:] {
+			found := false
+			for _, x := range br {
+				if exprKey(x) == key {
+					found = true
+					break
+				}
+			}
+			if !found {
+				inAll = false
+				break
+			}
+		}
+		if inAll {
+			common = append(common, c)
+		}
+	}
+	if len(common) == 0 {
+		return []expr.Expr{e}
+	}
+	isCommon := func(x expr.Expr) bool {
+		for _, c := range common {
+			if exprKey(c) == exprKey(x) {
+				return true
+			}
+		}
+		return false
+	}
+	var rest []expr.Expr
+	for _, br := range branches {
+		var kept []expr.Expr
+		for _, x := range br {
+			if !isCommon(x) {
+				kept = append(kept, x)
+			}
+		}
+		if len(kept) == 0 {
+			// One branch is just the common part: the OR adds nothing.
+			return common
+		}
+		rest = append(rest, expr.AndOf(kept))
+	}
+	return append(common, &expr.Or{Args: rest})
+}
+
+// exprKey identifies an expression structurally: like its text, but with
+// every column named by its index, so that columns of the same name from
+// different tables never compare equal.
+func exprKey(e expr.Expr) string {
+	if e == nil {
+		return ""
+	}
+	var mark func(x expr.Expr) expr.Expr
+	mark = func(x expr.Expr) expr.Expr {
+		switch v := x.(type) {
+		case *expr.Column:
+			c := *v
+			c.Name = fmt.Sprintf("#%d%v", v.Index, v.Path)
+			return &c
+		case *aggCall:
+			a := *v
+			if a.arg != nil {
+				a.arg = expr.Rewrite(a.arg, mark)
+			}
+			if a.filter != nil {
+				a.filter = expr.Rewrite(a.filter, mark)
+			}
+			a.order = append([]executor.SortKey(nil), v.order...)
+			for i := range a.order {
+				a.order[i].Expr = expr.Rewrite(a.order[i].Expr, mark)
+			}
+			return &a
+		case *winCall:
+			return mapWin(v, func(y expr.Expr) expr.Expr { return expr.Rewrite(y, mark) })
+		case *outerRef:
+			return &outerRef{col: &expr.Column{Index: v.col.Index, Path: v.col.Path, Type: v.col.Type, Name: fmt.Sprintf("outer#%d%v", v.col.Index, v.col.Path)}}
+		}
+		return x
+	}
+	return expr.Rewrite(e, mark).String()
 }

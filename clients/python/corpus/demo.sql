@@ -665,3 +665,12 @@ SELECT id, shop_code, rssi, avg(rssi) OVER (PARTITION BY shop_code) AS shop_avg 
 
 -- name: window_dense_rank
 SELECT shop_code, floor, dense_rank() OVER (ORDER BY floor DESC) AS dr FROM mall.shops;
+
+-- name: group_by_same_name_two_tables
+SELECT a.category AS c1, b.category AS c2, count(*) AS n FROM mall.shops a JOIN mall.shops b ON a.floor = b.floor GROUP BY a.category, b.category ORDER BY n DESC, c1, c2 LIMIT 20;
+
+-- name: or_with_common_join_condition
+SELECT count(*) FROM mall.probe_events e, mall.shops s WHERE (e.shop_code = s.shop_code AND s.floor = 1 AND e.rssi > -50) OR (e.shop_code = s.shop_code AND s.floor = 2 AND e.rssi < -90);
+
+-- name: or_same_column_name_different_tables
+SELECT count(*) FROM mall.shops a JOIN mall.shops b ON a.floor = b.floor WHERE (a.category = 'Books' AND b.category = 'Toys') OR (a.category = 'Toys' AND b.category = 'Books');
