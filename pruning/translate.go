@@ -133,7 +133,9 @@ func translate(e expr.Expr, neg bool) (iceberg.BooleanExpression, bool) {
 		return translate(x.X, !neg)
 	case *expr.IsNull:
 		col, ok := x.X.(*expr.Column)
-		if !ok {
+		if !ok || col.Type.ID() == arrow.DECIMAL128 {
+			// iceberg-go filters rows with arrow-go's is_null, which panics
+			// on decimals (in a reader goroutine: the process dies).
 			return nil, false
 		}
 		if x.Negate != neg {
@@ -163,10 +165,16 @@ func translate(e expr.Expr, neg bool) (iceberg.BooleanExpression, bool) {
 		if neg {
 			op = negate(op)
 		}
+		if col.Type.ID() == arrow.BOOL && op != expr.Eq && op != expr.NotEq {
+			// iceberg-go cannot order booleans when it filters rows.
+			return nil, false
+		}
 		return iceberg.LiteralPredicate(icebergOp(op), iceberg.Reference(col.Name), l), true
 	case *expr.In:
 		col, ok := x.X.(*expr.Column)
-		if !ok || isFloat(col.Type) {
+		if !ok || isFloat(col.Type) || col.Type.ID() == arrow.BOOL {
+			// Booleans: iceberg-go filters rows with arrow-go's is_in, which
+			// never matches a boolean.
 			return nil, false
 		}
 		lits := make([]iceberg.Literal, 0, len(x.List))

@@ -134,6 +134,15 @@ func TestTranslate(t *testing.T) {
 		{"int32", cmp(i, expr.Gt, lit(int32(-60))), "GreaterThan(term=" + ref("i") + ", literal=-60)", "", 1},
 		{"string", cmp(s, expr.Eq, lit("x y")), "Equal(term=" + ref("s") + ", literal=x y)", "", 1},
 		{"bool", cmp(flag, expr.Eq, lit(true)), "Equal(term=" + ref("flag") + ", literal=true)", "", 1},
+		// iceberg-go cannot order booleans, and its IN never matches them.
+		{"bool lt", cmp(flag, expr.Lt, lit(true)), always, "(flag < true)", 0},
+		{"not bool lt", not(cmp(flag, expr.Lt, lit(true))), always, "(NOT (flag < true))", 0},
+		{"not bool eq", not(cmp(flag, expr.Eq, lit(true))), "NotEqual(term=" + ref("flag") + ", literal=true)", "(NOT (flag = true))", 0},
+		{"bool in", in(flag, lit(true), lit(false)), always, "(flag IN (true, false))", 0},
+		// iceberg-go's is_null panics on decimals.
+		{"decimal is null", &expr.IsNull{X: amt}, always, "(amt IS NULL)", 0},
+		{"decimal is not null", &expr.IsNull{X: amt, Negate: true}, always, "(amt IS NOT NULL)", 0},
+		{"decimal in", in(amt, decLit), "Equal(term=" + ref("amt") + ", literal=123.45)", "", 1},
 		{"date", cmp(d, expr.GtEq, lit(scalar.NewDate32Scalar(day))), "GreaterThanEqual(term=" + ref("d") + ", literal=2026-11-02)", "", 1},
 		{"timestamp", cmp(ts, expr.Lt, tsLit), "LessThan(term=" + ref("ts") + ", literal=2026-11-02 12:00:00.000000)", "", 1},
 		{"decimal", cmp(amt, expr.Eq, decLit), "Equal(term=" + ref("amt") + ", literal=123.45)", "", 1},
