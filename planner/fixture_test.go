@@ -263,6 +263,7 @@ type device struct {
 	osName, osVersion *string
 	geoNull           bool
 	lat, lon          *float64
+	firstSeen         *time.Time
 }
 
 type shop struct {
@@ -382,6 +383,10 @@ func (r *reference) load(cat *catalog.Catalog) error {
 			if !d.osNull {
 				d.osName, d.osVersion = str(os.Field(0), i), str(os.Field(1), i)
 			}
+		}
+		if fs := col(rec, "first_seen"); fs.IsValid(i) {
+			v := time.UnixMicro(int64(fs.(*array.Timestamp).Value(i))).UTC()
+			d.firstSeen = &v
 		}
 		geo := col(rec, "geo").(*array.Struct)
 		d.geoNull = geo.IsNull(i)

@@ -87,12 +87,10 @@ func exact(e expr.Expr) bool {
 func translate(e expr.Expr, neg bool) (iceberg.BooleanExpression, bool) {
 	// Predicates on fields nested in structs stay with the executor:
 	// iceberg-go's row filter panics on sliced struct children (arrow-go
-	// compute), in goroutines no caller can recover. So do predicates on
-	// timestamptz columns: iceberg-go compares them with a zoneless literal
-	// and fails.
+	// compute), in goroutines no caller can recover.
 	nested := false
 	expr.Walk(e, func(x expr.Expr) bool {
-		if c, ok := x.(*expr.Column); ok && (len(c.Path) > 0 || arrow.IsNested(c.Type.ID()) || isZoned(c.Type)) {
+		if c, ok := x.(*expr.Column); ok && (len(c.Path) > 0 || arrow.IsNested(c.Type.ID())) {
 			nested = true
 		}
 		return !nested
@@ -320,9 +318,4 @@ func Literal(s scalar.Scalar) (iceberg.Literal, bool) {
 		return iceberg.NewLiteral(iceberg.Decimal{Val: v.Value, Scale: int(dt.Scale)}), true
 	}
 	return nil, false
-}
-
-func isZoned(t arrow.DataType) bool {
-	ts, ok := t.(*arrow.TimestampType)
-	return ok && ts.TimeZone != ""
 }

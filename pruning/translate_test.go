@@ -30,6 +30,7 @@ var (
 	date  = arrow.FixedWidthTypes.Date32
 	tsUS  = &arrow.TimestampType{Unit: arrow.Microsecond}
 	tsMS  = &arrow.TimestampType{Unit: arrow.Millisecond}
+	tsTZ  = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
 	dec   = &arrow.Decimal128Type{Precision: 10, Scale: 2}
 )
 
@@ -48,6 +49,7 @@ var (
 	vendor = &expr.Column{Index: 10, Path: []int{0}, Name: "info.vendor", Type: str}
 	info   = &expr.Column{Index: 10, Name: "info", Type: arrow.StructOf(arrow.Field{Name: "vendor", Type: str, Nullable: true})}
 	tsm    = &expr.Column{Index: 11, Name: "tsm", Type: tsMS}
+	tstz   = &expr.Column{Index: 12, Name: "tstz", Type: tsTZ}
 )
 
 func lit(v any) *expr.Literal {
@@ -109,6 +111,7 @@ func TestTranslate(t *testing.T) {
 	noon := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
 	tsLit := lit(scalar.NewTimestampScalar(arrow.Timestamp(noon.UnixMicro()), tsUS))
 	tsmLit := lit(scalar.NewTimestampScalar(arrow.Timestamp(noon.UnixMilli()), tsMS))
+	tstzLit := lit(scalar.NewTimestampScalar(arrow.Timestamp(noon.UnixMicro()), tsTZ))
 	decLit := lit(scalar.NewDecimal128Scalar(decimal128.FromI64(12345), dec))
 	param := &expr.Param{Index: 1, Type: i64}
 
@@ -145,6 +148,7 @@ func TestTranslate(t *testing.T) {
 		{"decimal in", in(amt, decLit), "Equal(term=" + ref("amt") + ", literal=123.45)", "", 1},
 		{"date", cmp(d, expr.GtEq, lit(scalar.NewDate32Scalar(day))), "GreaterThanEqual(term=" + ref("d") + ", literal=2026-11-02)", "", 1},
 		{"timestamp", cmp(ts, expr.Lt, tsLit), "LessThan(term=" + ref("ts") + ", literal=2026-11-02 12:00:00.000000)", "", 1},
+		{"timestamptz", cmp(tstz, expr.GtEq, tstzLit), "GreaterThanEqual(term=" + ref("tstz") + ", literal=2026-11-02 12:00:00.000000)", "", 1},
 		{"decimal", cmp(amt, expr.Eq, decLit), "Equal(term=" + ref("amt") + ", literal=123.45)", "", 1},
 		// Predicates on nested fields or struct columns stay with the
 		// executor: iceberg-go's row filter panics (in a goroutine) on two
