@@ -609,6 +609,14 @@ func (b *binder) arithTyped(op string, l, r expr.Expr) (expr.Expr, error) {
 		// Exact decimal arithmetic, with the result types Arrow's kernels
 		// produce.
 		a, c := asDecimal(lt), asDecimal(rt)
+		// A constant takes the other side's scale, so that the kernel does
+		// not rescale every value of the column (rescaling is slow).
+		if _, ok := l.(*expr.Literal); ok && (op == "+" || op == "-") && rt.ID() == arrow.DECIMAL128 {
+			a = &arrow.Decimal128Type{Precision: min(38, a.Precision-a.Scale+c.Scale), Scale: c.Scale}
+		}
+		if _, ok := r.(*expr.Literal); ok && (op == "+" || op == "-") && lt.ID() == arrow.DECIMAL128 {
+			c = &arrow.Decimal128Type{Precision: min(38, c.Precision-c.Scale+a.Scale), Scale: a.Scale}
+		}
 		var err error
 		if l, err = castTo(l, a); err != nil {
 			return nil, err

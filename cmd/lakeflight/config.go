@@ -31,6 +31,7 @@ type config struct {
 	TicketKeyFile              string   `yaml:"ticket_key_file"`
 	MaxEndpoints               int      `yaml:"max_endpoints"`
 	QueryMemoryLimit           string   `yaml:"query_memory_limit"`
+	Pprof                      bool     `yaml:"pprof"`
 	LogLevel                   string   `yaml:"log_level"`
 	LogFormat                  string   `yaml:"log_format"`
 }
@@ -97,6 +98,7 @@ func parseServe(args []string) (config, error) {
 	fs.StringVar(&cfg.TicketKeyFile, "ticket-key-file", cfg.TicketKeyFile, "file holding the key that signs tickets (share it between nodes); default a random key")
 	fs.IntVar(&cfg.MaxEndpoints, "max-endpoints", cfg.MaxEndpoints, "most endpoints a scan is split into for parallel readers")
 	fs.StringVar(&cfg.QueryMemoryLimit, "query-memory-limit", cfg.QueryMemoryLimit, "memory one query may hold in sorts, aggregates, joins and windows (e.g. 512MiB, 4GiB; 0 for none)")
+	fs.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve Go profiles at /debug/pprof/ on the metrics address")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
 	if err := fs.Parse(args); err != nil {
@@ -134,6 +136,9 @@ func (c *config) validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("--log-level must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.Pprof && c.MetricsListen == "" {
+		return errors.New("--pprof needs --metrics-listen")
 	}
 	if c.Demo && c.CatalogURI != "" {
 		return errors.New("--demo serves its own catalog; drop --catalog-uri (or --demo)")
