@@ -6,6 +6,7 @@ package planner
 
 import (
 	"context"
+	"runtime"
 	"fmt"
 	"strings"
 	"time"
@@ -31,10 +32,16 @@ type Options struct {
 	// ScanConcurrency is how many files one scan part decodes at once.
 	// Default 2.
 	ScanConcurrency int
+	// Parallelism is how many parts a scan inside a single-stream plan
+	// (joins, aggregates, sorts) is read in at once, through an Exchange.
+	// Default GOMAXPROCS; 1 reads serially.
+	Parallelism int
 }
 
 // DefaultOptions returns the default planning options.
-func DefaultOptions() Options { return Options{MaxParts: 4, ScanConcurrency: 2} }
+func DefaultOptions() Options {
+	return Options{MaxParts: 4, ScanConcurrency: 2, Parallelism: runtime.GOMAXPROCS(0)}
+}
 
 // Planner plans queries against one catalog. It is safe for concurrent use.
 type Planner struct {
@@ -46,6 +53,9 @@ type Planner struct {
 func New(cat *catalog.Catalog, opts Options) *Planner {
 	if opts.MaxParts <= 0 {
 		opts.MaxParts = 1
+	}
+	if opts.Parallelism <= 0 {
+		opts.Parallelism = 1
 	}
 	return &Planner{cat: cat, opts: opts}
 }

@@ -604,11 +604,23 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 		}
 		if r.src >= 0 {
 			pln := plans[r.src]
-			var op executor.Operator = st.m(&executor.Scan{Plan: pln, Tasks: pln.Part(part, parts), Label: srcs[r.src].key})
-			if residuals[r.src] != nil {
-				op = st.m(&executor.Filter{Input: op, Predicate: residuals[r.src]})
+			scanPart := func(i, n int) executor.Operator {
+				var op executor.Operator = st.m(&executor.Scan{Plan: pln, Tasks: pln.Part(i, n), Label: srcs[r.src].key})
+				if residuals[r.src] != nil {
+					op = st.m(&executor.Filter{Input: op, Predicate: residuals[r.src]})
+				}
+				return op
 			}
-			return op
+			// A whole table read inside one stream goes parallel through an
+			// exchange; a part of a split scan is already one of several.
+			if k := min(p.opts.Parallelism, pln.NumTasks()); parts <= 1 && k > 1 && !(plain && limit >= 0) {
+				inputs := make([]executor.Operator, k)
+				for i := range inputs {
+					inputs[i] = scanPart(i, k)
+				}
+				return st.m(&executor.Exchange{Inputs: inputs, Output: pln.Schema()})
+			}
+			return scanPart(part, parts)
 		}
 		l := buildFrom(r.left, part, parts)
 		rr := buildFrom(r.right, 0, 1)
