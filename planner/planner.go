@@ -6,8 +6,8 @@ package planner
 
 import (
 	"context"
-	"runtime"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 
