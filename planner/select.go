@@ -3,6 +3,7 @@ package planner
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -629,6 +630,23 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 			Output: sub(sc, r).schema()})
 	}
 	q.build = func(part, parts int) executor.Operator { return top(buildFrom(root, part, parts)) }
+	if len(srcs) >= 2 && allInner(root) {
+		// Inner joins may run in any order: join the largest table with the
+		// smaller ones it is connected to, smallest first, so that hash
+		// tables are built from small inputs and no cross join is made
+		// while a connected table remains.
+		est := func(i int) float64 {
+			if plans[i] == nil {
+				return 1e5
+			}
+			return float64(plans[i].Stats.RecordCount) * math.Pow(0.3, float64(len(pl.scans[i])))
+		}
+		leafOp := func(r *rel) executor.Operator { return buildFrom(r, 0, 1) }
+		order := greedyOrder(root, pl, est)
+		q.build = func(part, parts int) executor.Operator {
+			return top(buildGreedy(st, sc, order, leafOp))
+		}
+	}
 	q.parts = 1
 	if plain && limit < 0 && offset <= 0 && srcs[0].derived == nil {
 		q.parts = max(1, min(p.opts.MaxParts, plans[0].NumTasks()))
@@ -1330,4 +1348,193 @@ func exprKey(e expr.Expr) string {
 		return x
 	}
 	return expr.Rewrite(e, mark).String()
+}
+
+func allInner(r *rel) bool {
+	if r.src >= 0 {
+		return true
+	}
+	return r.jt == executor.InnerJoin && allInner(r.left) && allInner(r.right)
+}
+
+// joinStep is one table of a greedy join order and the conditions that
+// become checkable once it is joined (over absolute scope indexes).
+type joinStep struct {
+	leaf  *rel
+	conds []expr.Expr
+}
+
+// greedyOrder orders the tables of an inner-join tree: the largest first,
+// then repeatedly the smallest table connected to those joined so far by
+// an equality (a table with no connection only when none is left).
+func greedyOrder(root *rel, pl *placer, est func(int) float64) []joinStep {
+	var leaves []*rel
+	var conds []expr.Expr
+	var walk func(r *rel)
+	walk = func(r *rel) {
+		if r.src >= 0 {
+			leaves = append(leaves, r)
+			return
+		}
+		walk(r.left)
+		walk(r.right)
+		for _, c := range pl.joins[r] {
+			conds = append(conds, expr.Shift(c, r.lo))
+		}
+	}
+	walk(root)
+	in := func(c expr.Expr, joined map[*rel]bool, extra *rel) bool {
+		for _, i := range expr.Columns(c) {
+			ok := false
+			for l := range joined {
+				if i >= l.lo && i < l.hi {
+					ok = true
+				}
+			}
+			if extra != nil && i >= extra.lo && i < extra.hi {
+				ok = true
+			}
+			if !ok {
+				return false
+			}
+		}
+		return true
+	}
+	connects := func(c expr.Expr, joined map[*rel]bool, l *rel) bool {
+		cmp, ok := c.(*expr.Compare)
+		if !ok || cmp.Op != expr.Eq {
+			return false
+		}
+		side := func(e expr.Expr) int { // 1 joined, 2 leaf, 0 mixed or none
+			cols := expr.Columns(e)
+			if len(cols) == 0 {
+				return 0
+			}
+			if in(e, joined, nil) {
+				return 1
+			}
+			if within(e, l.lo, l.hi) {
+				return 2
+			}
+			return 0
+		}
+		a, b := side(cmp.L), side(cmp.R)
+		return (a == 1 && b == 2) || (a == 2 && b == 1)
+	}
+	start := 0
+	for i, l := range leaves {
+		if est(l.src) > est(leaves[start].src) {
+			start = i
+		}
+	}
+	joined := map[*rel]bool{leaves[start]: true}
+	used := make([]bool, len(conds))
+	steps := []joinStep{{leaf: leaves[start]}}
+	for len(joined) < len(leaves) {
+		var best *rel
+		bestConnected := false
+		for _, l := range leaves {
+			if joined[l] {
+				continue
+			}
+			conn := false
+			for i, c := range conds {
+				if !used[i] && connects(c, joined, l) {
+					conn = true
+					break
+				}
+			}
+			switch {
+			case best == nil, conn && !bestConnected, conn == bestConnected && est(l.src) < est(best.src):
+				best, bestConnected = l, conn
+			}
+		}
+		step := joinStep{leaf: best}
+		for i, c := range conds {
+			if !used[i] && in(c, joined, best) {
+				used[i] = true
+				step.conds = append(step.conds, c)
+			}
+		}
+		joined[best] = true
+		steps = append(steps, step)
+	}
+	return steps
+}
+
+// buildGreedy builds the hash joins of a greedy order and projects the
+// columns back into the scope's order.
+func buildGreedy(st *stmt, sc *scope, steps []joinStep, leafOp func(*rel) executor.Operator) executor.Operator {
+	pos := map[int]int{} // scope index -> column of the current result
+	var fields []arrow.Field
+	add := func(l *rel) {
+		for i := l.lo; i < l.hi; i++ {
+			pos[i] = len(fields)
+			fields = append(fields, sc.cols[i].field)
+		}
+	}
+	remap := func(e expr.Expr, m map[int]int) expr.Expr {
+		return expr.Rewrite(e, func(x expr.Expr) expr.Expr {
+			if c, ok := x.(*expr.Column); ok {
+				n := *c
+				n.Index = m[c.Index]
+				return &n
+			}
+			return x
+		})
+	}
+	op := leafOp(steps[0].leaf)
+	add(steps[0].leaf)
+	for _, stp := range steps[1:] {
+		l := stp.leaf
+		leftWidth := len(fields)
+		// Columns of the new table, relative to it (for its keys) and after
+		// the joined ones (for the residual).
+		rel := map[int]int{}
+		joinedPos := map[int]int{}
+		for k, v := range pos {
+			joinedPos[k] = v
+		}
+		for i := l.lo; i < l.hi; i++ {
+			rel[i] = i - l.lo
+			joinedPos[i] = leftWidth + i - l.lo
+		}
+		var lk, rk, rest []expr.Expr
+		for _, c := range stp.conds {
+			if cmp, ok := c.(*expr.Compare); ok && cmp.Op == expr.Eq {
+				lIn, rIn := within(cmp.L, l.lo, l.hi), within(cmp.R, l.lo, l.hi)
+				lOut := len(expr.Columns(cmp.L)) > 0 && !anyWithin(cmp.L, l.lo, l.hi)
+				rOut := len(expr.Columns(cmp.R)) > 0 && !anyWithin(cmp.R, l.lo, l.hi)
+				switch {
+				case lOut && rIn && len(expr.Columns(cmp.R)) > 0:
+					lk, rk = append(lk, remap(cmp.L, pos)), append(rk, remap(cmp.R, rel))
+					continue
+				case rOut && lIn && len(expr.Columns(cmp.L)) > 0:
+					lk, rk = append(lk, remap(cmp.R, pos)), append(rk, remap(cmp.L, rel))
+					continue
+				}
+			}
+			rest = append(rest, remap(c, joinedPos))
+		}
+		add(l)
+		out := arrow.NewSchema(append([]arrow.Field{}, fields...), nil)
+		op = st.m(&executor.HashJoin{Left: op, Right: leafOp(l), Type: executor.InnerJoin, LeftKeys: lk, RightKeys: rk,
+			Residual: expr.AndOf(rest), Output: out})
+	}
+	// Back to the scope's column order for everything above.
+	exprs := make([]expr.Expr, len(sc.cols))
+	for i, c := range sc.cols {
+		exprs[i] = &expr.Column{Index: pos[i], Name: c.field.Name, Type: c.field.Type}
+	}
+	return st.m(&executor.Project{Input: op, Exprs: exprs, Output: sc.schema()})
+}
+
+// anyWithin reports whether e references a column in [lo, hi).
+func anyWithin(e expr.Expr, lo, hi int) bool {
+	for _, c := range expr.Columns(e) {
+		if c >= lo && c < hi {
+			return true
+		}
+	}
+	return false
 }
