@@ -377,10 +377,11 @@ func evalLike(ctx context.Context, x *expr.Like, batch arrow.RecordBatch) (compu
 
 // LikeMatcher matches strings against one SQL LIKE pattern.
 type LikeMatcher struct {
-	kind int // 0 exact, 1 prefix, 2 suffix, 3 contains, 4 regexp
-	lit  string
-	re   *regexp.Regexp
-	fold bool
+	kind   int // 0 exact, 1 prefix, 2 suffix, 3 contains, 4 regexp, 5 pieces
+	lit    string
+	re     *regexp.Regexp
+	fold   bool
+	pieces []string // kind 5: literal pieces separated by %
 }
 
 // NewLikeMatcher compiles a LIKE pattern: % matches any run of characters, _
@@ -414,6 +415,12 @@ func NewLikeMatcher(pattern string, fold bool) (*LikeMatcher, error) {
 				return m, nil
 			}
 		}
+	}
+	// Literal pieces between % wildcards (no _ and no escapes): match them
+	// in order with substring search instead of a regular expression.
+	if !strings.ContainsAny(pattern, `_\`) {
+		m.kind, m.pieces = 5, strings.Split(pattern, "%")
+		return m, nil
 	}
 	var re strings.Builder
 	re.WriteString(`(?s)^`)
@@ -464,6 +471,26 @@ func (m *LikeMatcher) Match(s string) bool {
 		return strings.HasSuffix(s, m.lit)
 	case 3:
 		return strings.Contains(s, m.lit)
+	case 5:
+		return matchPieces(s, m.pieces)
 	}
 	return m.re.MatchString(s)
+}
+
+// matchPieces matches s against pieces[0] % pieces[1] % ... % pieces[n-1]:
+// the first piece is a prefix, the last a suffix, the rest appear in order.
+func matchPieces(s string, pieces []string) bool {
+	first, last := pieces[0], pieces[len(pieces)-1]
+	if !strings.HasPrefix(s, first) {
+		return false
+	}
+	s = s[len(first):]
+	for _, p := range pieces[1 : len(pieces)-1] {
+		i := strings.Index(s, p)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(p):]
+	}
+	return strings.HasSuffix(s, last)
 }

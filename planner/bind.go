@@ -46,6 +46,8 @@ type binder struct {
 	aggOK bool
 	winOK bool
 	where string
+	// existsOnly skips the select list of an EXISTS subquery.
+	existsOnly bool
 }
 
 func newBinder(sc *scope, st *stmt) *binder {

@@ -292,7 +292,10 @@ func (p *Planner) bindSelect(b *binder, sel *pg.SelectStmt, root *rel) (*bound, 
 		}
 	}
 	b.aggOK, b.winOK, b.where = true, true, "the select list"
-	if out.items, err = b.selectList(sel.GetTargetList()); err != nil {
+	if b.existsOnly {
+		// EXISTS ignores what its subquery selects: bind nothing, so that
+		// SELECT * reads no column.
+	} else if out.items, err = b.selectList(sel.GetTargetList()); err != nil {
 		return nil, err
 	}
 	b.aggOK, b.winOK, b.where = false, false, "GROUP BY"
@@ -449,6 +452,7 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 	mergeUsing(root, sc1)
 	b1 := newBinder(sc1, st)
 	b1.outer = outer
+	b1.existsOnly = corr != nil && corr.mode == subExists
 	if _, err := p.bindSelect(b1, sel, root); err != nil {
 		return nil, err
 	}
@@ -467,6 +471,7 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 	mergeUsing(root, sc)
 	b := newBinder(sc, st)
 	b.outer = outer
+	b.existsOnly = corr != nil && corr.mode == subExists
 	bq, err := p.bindSelect(b, sel, root)
 	if err != nil {
 		return nil, err
