@@ -40,6 +40,9 @@ type HashJoin struct {
 	LeftKeys, RightKeys []expr.Expr
 	Residual            expr.Expr
 	Output              *arrow.Schema
+	// BuildLeft, for semi and anti joins, hashes the left input and streams
+	// the right one (when the left side is the smaller).
+	BuildLeft bool
 
 	ctx          context.Context
 	build        arrow.RecordBatch
@@ -69,6 +72,9 @@ func (j *HashJoin) String() string {
 	}
 	if len(j.LeftKeys) == 0 {
 		return fmt.Sprintf("NestedLoopJoin %s on %s", j.Type, strings.Join(on, " AND "))
+	}
+	if j.BuildLeft {
+		return fmt.Sprintf("HashJoin %s (build left) on %s", j.Type, strings.Join(on, " AND "))
 	}
 	return fmt.Sprintf("HashJoin %s on %s", j.Type, strings.Join(on, " AND "))
 }
@@ -194,6 +200,13 @@ func emptyColumns(ctx context.Context, s *arrow.Schema) []arrow.Array {
 }
 
 func (j *HashJoin) Next() (arrow.RecordBatch, error) {
+	if j.BuildLeft && (j.Type == SemiJoin || j.Type == AntiJoin) {
+		if j.leftDone {
+			return nil, io.EOF
+		}
+		j.leftDone = true
+		return j.semiBuildLeft()
+	}
 	if j.build == nil {
 		if err := j.buildSide(); err != nil {
 			return nil, err
@@ -492,4 +505,143 @@ func (j *HashJoin) probeTyped(col arrow.Array, li, ri []int32) ([]int32, []int32
 		}
 	}
 	return li, ri
+}
+
+// semiBuildLeft runs a semi or anti join that hashes the left input and
+// streams the right one, for when the left side is the smaller: each left
+// row is kept (semi) or dropped (anti) once any right row matches it.
+func (j *HashJoin) semiBuildLeft() (arrow.RecordBatch, error) {
+	var batches []arrow.RecordBatch
+	defer func() {
+		for _, b := range batches {
+			b.Release()
+		}
+	}()
+	for {
+		b, err := j.Left.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		batches = append(batches, b)
+		if err := checkMemory(j.ctx, "the build side of a semi join"); err != nil {
+			return nil, err
+		}
+	}
+	if len(batches) == 0 {
+		// Nothing to keep; the right side need not be read.
+		return nil, io.EOF
+	}
+	left, err := concatBatches(j.ctx, j.Left.Schema(), batches)
+	if err != nil {
+		return nil, err
+	}
+	defer left.Release()
+	n := int(left.NumRows())
+	lw, release, err := keyWriters(j.ctx, j.LeftKeys, left)
+	if err != nil {
+		return nil, err
+	}
+	table := map[string][]int32{}
+	var buf []byte
+	for r := 0; r < n; r++ {
+		var ok bool
+		if buf, ok = encodeKey(buf[:0], lw, r); ok {
+			table[string(buf)] = append(table[string(buf)], int32(r))
+		}
+	}
+	release()
+	reserved := int64(len(table))*64 + int64(n)*4
+	reserve(j.ctx, reserved)
+	defer reserve(j.ctx, -reserved)
+	if err := checkMemory(j.ctx, "the hash table of a semi join"); err != nil {
+		return nil, err
+	}
+	matched := make([]bool, n)
+	fields := append(append([]arrow.Field{}, j.Left.Schema().Fields()...), j.Right.Schema().Fields()...)
+	joined := arrow.NewSchema(fields, nil)
+	for {
+		rb, err := j.Right.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		err = func() error {
+			defer rb.Release()
+			rw, release, err := keyWriters(j.ctx, j.RightKeys, rb)
+			if err != nil {
+				return err
+			}
+			defer release()
+			var li, ri []int32
+			for r := 0; r < int(rb.NumRows()); r++ {
+				var ok bool
+				if buf, ok = encodeKey(buf[:0], rw, r); !ok {
+					continue
+				}
+				for _, l := range table[string(buf)] {
+					if j.Residual == nil {
+						matched[l] = true
+						continue
+					}
+					if !matched[l] {
+						li, ri = append(li, l), append(ri, int32(r))
+					}
+				}
+			}
+			if len(li) == 0 {
+				return nil
+			}
+			lidx, ridx := indexArray(j.ctx, li), indexArray(j.ctx, ri)
+			defer lidx.Release()
+			defer ridx.Release()
+			cols := make([]arrow.Array, 0, len(fields))
+			defer func() { releaseAll(cols) }()
+			for _, c := range left.Columns() {
+				t, err := compute.TakeArray(j.ctx, c, lidx)
+				if err != nil {
+					return err
+				}
+				cols = append(cols, t)
+			}
+			for _, c := range rb.Columns() {
+				t, err := compute.TakeArray(j.ctx, c, ridx)
+				if err != nil {
+					return err
+				}
+				cols = append(cols, t)
+			}
+			pairs := array.NewRecordBatch(joined, cols, int64(len(li)))
+			defer pairs.Release()
+			mask, err := Eval(j.ctx, j.Residual, pairs)
+			if err != nil {
+				return err
+			}
+			defer mask.Release()
+			b := mask.(*array.Boolean)
+			for i, l := range li {
+				if b.IsValid(i) && b.Value(i) {
+					matched[l] = true
+				}
+			}
+			return nil
+		}()
+		if err != nil {
+			return nil, err
+		}
+	}
+	var rows []int32
+	for l := 0; l < n; l++ {
+		if matched[l] == (j.Type == SemiJoin) {
+			rows = append(rows, int32(l))
+		}
+	}
+	if len(rows) == 0 {
+		return nil, io.EOF
+	}
+	return j.takeLeft(left, rows)
 }

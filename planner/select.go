@@ -788,7 +788,10 @@ func (p *Planner) pipeline(b *binder, bq *bound, sc *scope, above []expr.Expr, d
 		}
 		left := in
 		stages = append(stages, func(op executor.Operator) executor.Operator {
-			return &executor.HashJoin{Left: op, Right: sq.plan.build(0, 1), Type: jt, LeftKeys: lk, RightKeys: rk, Residual: sq.residual, Output: left}
+			// A correlated EXISTS usually filters a few outer rows against a
+			// large table: hash the outer side and stream the subquery.
+			buildLeft := sq.kind == subExists && len(lk) > 0
+			return &executor.HashJoin{Left: op, Right: sq.plan.build(0, 1), Type: jt, LeftKeys: lk, RightKeys: rk, Residual: sq.residual, Output: left, BuildLeft: buildLeft}
 		})
 	}
 	for _, c := range plainConds {
