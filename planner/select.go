@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -484,6 +485,7 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 	for _, c := range expr.Conjuncts(bq.where) {
 		conjuncts = append(conjuncts, factorOr(c)...)
 	}
+	conjuncts = append(conjuncts, impliedByOr(conjuncts, sc)...)
 	for _, c := range conjuncts {
 		if !hasOuter(c) {
 			where = append(where, c)
@@ -1545,4 +1547,62 @@ func anyWithin(e expr.Expr, lo, hi int) bool {
 		}
 	}
 	return false
+}
+
+// impliedByOr derives, from an OR whose branches each restrict the same
+// table, a filter on that table alone: (a.x = 1 AND b.y = 2) OR (a.x = 3
+// AND b.y = 4) implies (a.x = 1 OR a.x = 3). The derived filters can be
+// pushed into the table's scan; the OR itself stays where it was.
+func impliedByOr(conjuncts []expr.Expr, sc *scope) []expr.Expr {
+	srcOf := func(e expr.Expr) int { // the one source e reads, or -1
+		src := -2
+		for _, c := range expr.Columns(e) {
+			s := sc.cols[c].src
+			if s < 0 || (src != -2 && src != s) {
+				return -1
+			}
+			src = s
+		}
+		if src == -2 {
+			return -1
+		}
+		return src
+	}
+	var out []expr.Expr
+	for _, c := range conjuncts {
+		or, ok := c.(*expr.Or)
+		if !ok || hasSub(c) || srcOf(c) >= 0 {
+			continue
+		}
+		// Sources every branch restricts on its own.
+		perBranch := make([]map[int][]expr.Expr, len(or.Args))
+		for i, br := range or.Args {
+			perBranch[i] = map[int][]expr.Expr{}
+			for _, x := range expr.Conjuncts(br) {
+				if s := srcOf(x); s >= 0 && !hasSub(x) {
+					perBranch[i][s] = append(perBranch[i][s], x)
+				}
+			}
+		}
+		var srcs []int
+		for s := range perBranch[0] {
+			srcs = append(srcs, s)
+		}
+		slices.Sort(srcs)
+		for _, s := range srcs {
+			var branches []expr.Expr
+			for _, pb := range perBranch {
+				xs, ok := pb[s]
+				if !ok {
+					branches = nil
+					break
+				}
+				branches = append(branches, expr.AndOf(xs))
+			}
+			if branches != nil {
+				out = append(out, &expr.Or{Args: branches})
+			}
+		}
+	}
+	return out
 }
