@@ -12,7 +12,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/lakeflight/lakeflight/expr"
 )
@@ -823,8 +822,6 @@ func fnDatePart(ctx context.Context, args []arrow.Array, out arrow.DataType, n i
 	defer res.Release()
 	return compute.CastArray(ctx, res, compute.SafeCastOptions(out))
 }
-
-var _ = memory.DefaultAllocator
 
 // fnAddInterval is add_interval(value, months, days, nanoseconds): a date or
 // timestamp moved by calendar months, days and a duration.

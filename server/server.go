@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"time"
@@ -218,5 +217,3 @@ var _ flightsql.Server = (*Server)(nil)
 func (s *Server) logErr(ctx context.Context, what string, err error) {
 	s.log.LogAttrs(ctx, slog.LevelWarn, what, slog.String("error", err.Error()))
 }
-
-func describe(v any) string { return fmt.Sprintf("%v", v) }
