@@ -528,10 +528,22 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 	}
 
 	// Place WHERE and ON conjuncts as low in the join tree as they can go.
-	pl := &placer{scans: make([][]expr.Expr, len(srcs)), joins: map[*rel][]expr.Expr{}}
+	pl := &placer{scans: make([][]expr.Expr, len(srcs)), joins: map[*rel][]expr.Expr{}, semis: map[int][]expr.Expr{}}
 	var above []expr.Expr
 	for _, c := range where {
-		if hasSub(c) || !pl.place(root, c, 0) {
+		if hasSub(c) {
+			// An EXISTS or IN that tests the columns of one table filters
+			// that table before any join, when every join is inner.
+			if sq, _ := asSemi(c); sq != nil && sq.residual == nil && allInner(root) {
+				if src := singleSource(semiOuterExprs(sq), sc); src >= 0 {
+					pl.semis[src] = append(pl.semis[src], c)
+					continue
+				}
+			}
+			above = append(above, c)
+			continue
+		}
+		if !pl.place(root, c, 0) {
 			above = append(above, c)
 		}
 	}
@@ -542,7 +554,7 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 	}
 
 	single := len(srcs) == 1
-	plain := single && srcs[0].derived == nil && !bq.agg && !distinct && len(bq.order) == 0 && len(above) == 0
+	plain := single && srcs[0].derived == nil && len(pl.semis) == 0 && !bq.agg && !distinct && len(bq.order) == 0 && len(above) == 0
 	plans := make([]*scan.Plan, len(srcs))
 	residuals := make([]expr.Expr, len(srcs))
 	for i, s := range srcs {
@@ -602,7 +614,28 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 	}
 	q.schema = out
 	var buildFrom func(r *rel, part, parts int) executor.Operator
+	var buildLeaf func(r *rel, part, parts int) executor.Operator
 	buildFrom = func(r *rel, part, parts int) executor.Operator {
+		if r.src < 0 {
+			return buildLeaf(r, part, parts)
+		}
+		op := buildLeaf(r, part, parts)
+		for _, c := range pl.semis[r.src] {
+			sq, neg := asSemi(c)
+			lk, rk := semiKeys(sq)
+			for i := range lk {
+				lk[i] = expr.Shift(lk[i], -r.lo)
+			}
+			jt := executor.SemiJoin
+			if neg {
+				jt = executor.AntiJoin
+			}
+			op = st.m(&executor.HashJoin{Left: op, Right: sq.plan.build(0, 1), Type: jt, LeftKeys: lk, RightKeys: rk,
+				Output: sub(sc, r).schema(), BuildLeft: sq.kind == subExists})
+		}
+		return op
+	}
+	buildLeaf = func(r *rel, part, parts int) executor.Operator {
 		if r.src >= 0 && srcs[r.src].derived != nil {
 			var op executor.Operator = srcs[r.src].derived.build(0, 1)
 			if residuals[r.src] != nil {
@@ -665,6 +698,7 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 type placer struct {
 	scans [][]expr.Expr        // per source, over the source's columns
 	joins map[*rel][]expr.Expr // per join, over the join's columns
+	semis map[int][]expr.Expr  // per source, EXISTS/IN conjuncts over the scope
 }
 
 // within reports whether every column of e lies in [lo, hi).
@@ -1605,4 +1639,50 @@ func impliedByOr(conjuncts []expr.Expr, sc *scope) []expr.Expr {
 		}
 	}
 	return out
+}
+
+// asSemi returns the EXISTS or IN subquery of a conjunct (possibly under
+// NOT, then neg is true), or nil.
+func asSemi(c expr.Expr) (*subqueryExpr, bool) {
+	neg := false
+	if n, ok := c.(*expr.Not); ok {
+		c, neg = n.X, true
+	}
+	sq, ok := c.(*subqueryExpr)
+	if !ok || sq.kind == subScalar {
+		return nil, false
+	}
+	return sq, neg
+}
+
+// semiKeys are the join keys of a semi join: the outer expressions and the
+// subquery's columns they must equal.
+func semiKeys(sq *subqueryExpr) (lk, rk []expr.Expr) {
+	lk, rk = append([]expr.Expr{}, sq.outerKeys...), append([]expr.Expr{}, sq.innerKeys...)
+	if sq.kind == subIn {
+		f := sq.plan.schema.Field(0)
+		lk = append([]expr.Expr{sq.test}, lk...)
+		rk = append([]expr.Expr{&expr.Column{Index: 0, Name: f.Name, Type: f.Type}}, rk...)
+	}
+	return lk, rk
+}
+
+func semiOuterExprs(sq *subqueryExpr) []expr.Expr {
+	lk, _ := semiKeys(sq)
+	return lk
+}
+
+// singleSource is the one FROM source all of es read, or -1.
+func singleSource(es []expr.Expr, sc *scope) int {
+	src := -1
+	for _, e := range es {
+		for _, c := range expr.Columns(e) {
+			s := sc.cols[c].src
+			if s < 0 || (src >= 0 && s != src) {
+				return -1
+			}
+			src = s
+		}
+	}
+	return src
 }
