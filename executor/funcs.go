@@ -303,31 +303,15 @@ func anyNull(args []arrow.Array, r int) bool {
 func strMap(f func(string) string) scalarFunc {
 	return func(ctx context.Context, args []arrow.Array, _ arrow.DataType, n int) (arrow.Array, error) {
 		s := args[0].(*array.String)
-		b := array.NewStringBuilder(allocator(ctx))
-		defer b.Release()
-		for r := 0; r < n; r++ {
-			if s.IsNull(r) {
-				b.AppendNull()
-				continue
-			}
-			b.Append(f(s.Value(r)))
-		}
-		return b.NewArray(), nil
+		return perRow(array.NewStringBuilder(allocator(ctx)), args, n, func(r int) (string, error) { return f(s.Value(r)), nil })
 	}
 }
 
 func fnLength(ctx context.Context, args []arrow.Array, _ arrow.DataType, n int) (arrow.Array, error) {
 	s := args[0].(*array.String)
-	b := array.NewInt32Builder(allocator(ctx))
-	defer b.Release()
-	for r := 0; r < n; r++ {
-		if s.IsNull(r) {
-			b.AppendNull()
-			continue
-		}
-		b.Append(int32(utf8.RuneCountInString(s.Value(r))))
-	}
-	return b.NewArray(), nil
+	return perRow(array.NewInt32Builder(allocator(ctx)), args, n, func(r int) (int32, error) {
+		return int32(utf8.RuneCountInString(s.Value(r))), nil
+	})
 }
 
 // fnSubstring is substring(s, start[, count]) with 1-based start, counting
@@ -391,34 +375,19 @@ func fnConcat(ctx context.Context, args []arrow.Array, _ arrow.DataType, n int) 
 
 // fnTextcat is the || operator: NULL when either side is NULL.
 func fnTextcat(ctx context.Context, args []arrow.Array, out arrow.DataType, n int) (arrow.Array, error) {
-	b := array.NewStringBuilder(allocator(ctx))
-	defer b.Release()
-	for r := 0; r < n; r++ {
-		if anyNull(args, r) {
-			b.AppendNull()
-			continue
-		}
-		b.Append(args[0].ValueStr(r) + args[1].ValueStr(r))
-	}
-	return b.NewArray(), nil
+	return perRow(array.NewStringBuilder(allocator(ctx)), args, n, func(r int) (string, error) {
+		return args[0].ValueStr(r) + args[1].ValueStr(r), nil
+	})
 }
 
 func fnReplace(ctx context.Context, args []arrow.Array, _ arrow.DataType, n int) (arrow.Array, error) {
 	s, from, to := args[0].(*array.String), args[1].(*array.String), args[2].(*array.String)
-	b := array.NewStringBuilder(allocator(ctx))
-	defer b.Release()
-	for r := 0; r < n; r++ {
-		if anyNull(args, r) {
-			b.AppendNull()
-			continue
-		}
+	return perRow(array.NewStringBuilder(allocator(ctx)), args, n, func(r int) (string, error) {
 		if from.Value(r) == "" {
-			b.Append(s.Value(r))
-			continue
+			return s.Value(r), nil
 		}
-		b.Append(strings.ReplaceAll(s.Value(r), from.Value(r), to.Value(r)))
-	}
-	return b.NewArray(), nil
+		return strings.ReplaceAll(s.Value(r), from.Value(r), to.Value(r)), nil
+	})
 }
 
 func fnSplitPart(ctx context.Context, args []arrow.Array, _ arrow.DataType, n int) (arrow.Array, error) {
@@ -458,35 +427,20 @@ func fnSplitPart(ctx context.Context, args []arrow.Array, _ arrow.DataType, n in
 
 func fnStartsWith(ctx context.Context, args []arrow.Array, _ arrow.DataType, n int) (arrow.Array, error) {
 	s, p := args[0].(*array.String), args[1].(*array.String)
-	b := array.NewBooleanBuilder(allocator(ctx))
-	defer b.Release()
-	for r := 0; r < n; r++ {
-		if anyNull(args, r) {
-			b.AppendNull()
-			continue
-		}
-		b.Append(strings.HasPrefix(s.Value(r), p.Value(r)))
-	}
-	return b.NewArray(), nil
+	return perRow(array.NewBooleanBuilder(allocator(ctx)), args, n, func(r int) (bool, error) {
+		return strings.HasPrefix(s.Value(r), p.Value(r)), nil
+	})
 }
 
 func fnStrpos(ctx context.Context, args []arrow.Array, _ arrow.DataType, n int) (arrow.Array, error) {
 	s, p := args[0].(*array.String), args[1].(*array.String)
-	b := array.NewInt32Builder(allocator(ctx))
-	defer b.Release()
-	for r := 0; r < n; r++ {
-		if anyNull(args, r) {
-			b.AppendNull()
-			continue
-		}
+	return perRow(array.NewInt32Builder(allocator(ctx)), args, n, func(r int) (int32, error) {
 		i := strings.Index(s.Value(r), p.Value(r))
 		if i < 0 {
-			b.Append(0)
-			continue
+			return 0, nil
 		}
-		b.Append(int32(utf8.RuneCountInString(s.Value(r)[:i]) + 1))
-	}
-	return b.NewArray(), nil
+		return int32(utf8.RuneCountInString(s.Value(r)[:i]) + 1), nil
+	})
 }
 
 func fnCoalesce(ctx context.Context, args []arrow.Array, out arrow.DataType, n int) (arrow.Array, error) {
@@ -630,16 +584,7 @@ func fnPower(ctx context.Context, args []arrow.Array, _ arrow.DataType, n int) (
 	if err != nil {
 		return nil, err
 	}
-	b := array.NewFloat64Builder(allocator(ctx))
-	defer b.Release()
-	for r := 0; r < n; r++ {
-		if anyNull(args, r) {
-			b.AppendNull()
-			continue
-		}
-		b.Append(math.Pow(x(r), y(r)))
-	}
-	return b.NewArray(), nil
+	return perRow(array.NewFloat64Builder(allocator(ctx)), args, n, func(r int) (float64, error) { return math.Pow(x(r), y(r)), nil })
 }
 
 func fnGreatestLeast(greatest bool) scalarFunc {
@@ -950,16 +895,7 @@ func fnToChar(ctx context.Context, args []arrow.Array, _ arrow.DataType, n int) 
 		return nil, err
 	}
 	fmts := args[1].(*array.String)
-	b := array.NewStringBuilder(allocator(ctx))
-	defer b.Release()
-	for r := 0; r < n; r++ {
-		if anyNull(args, r) {
-			b.AppendNull()
-			continue
-		}
-		b.Append(formatPG(tv(r), fmts.Value(r)))
-	}
-	return b.NewArray(), nil
+	return perRow(array.NewStringBuilder(allocator(ctx)), args, n, func(r int) (string, error) { return formatPG(tv(r), fmts.Value(r)), nil })
 }
 
 var pgPatterns = []struct {
@@ -1053,14 +989,26 @@ func fnDateBin(ctx context.Context, args []arrow.Array, out arrow.DataType, n in
 // fnDateDiff is date - date: the days between them.
 func fnDateDiff(ctx context.Context, args []arrow.Array, _ arrow.DataType, n int) (arrow.Array, error) {
 	a, b := args[0].(*array.Date32), args[1].(*array.Date32)
-	out := array.NewInt32Builder(allocator(ctx))
-	defer out.Release()
+	return perRow(array.NewInt32Builder(allocator(ctx)), args, n, func(r int) (int32, error) { return int32(a.Value(r) - b.Value(r)), nil })
+}
+
+// perRow builds a result row by row: NULL wherever an argument is NULL,
+// f's value elsewhere. It releases b.
+func perRow[V any, B interface {
+	array.Builder
+	Append(V)
+}](b B, args []arrow.Array, n int, f func(r int) (V, error)) (arrow.Array, error) {
+	defer b.Release()
 	for r := 0; r < n; r++ {
 		if anyNull(args, r) {
-			out.AppendNull()
+			b.AppendNull()
 			continue
 		}
-		out.Append(int32(a.Value(r) - b.Value(r)))
+		v, err := f(r)
+		if err != nil {
+			return nil, err
+		}
+		b.Append(v)
 	}
-	return out.NewArray(), nil
+	return b.NewArray(), nil
 }

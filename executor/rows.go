@@ -17,120 +17,73 @@ import (
 type keyWriter func(dst []byte, i int) []byte
 
 func newKeyWriter(a arrow.Array) (keyWriter, error) {
-	valid := func(dst []byte, i int) ([]byte, bool) {
-		if a.IsNull(i) {
-			return append(dst, 0), false
-		}
-		return append(dst, 1), true
+	value, err := keyValueWriter(a)
+	if err != nil {
+		return nil, err
 	}
+	// A null flag, then the value's bytes for non-null rows.
+	return func(d []byte, i int) []byte {
+		if a.IsNull(i) || a.DataType().ID() == arrow.NULL {
+			return append(d, 0)
+		}
+		return value(append(d, 1), i)
+	}, nil
+}
+
+// keyValueWriter appends the bytes of one non-null value.
+func keyValueWriter(a arrow.Array) (keyWriter, error) {
+	le := binary.LittleEndian
 	switch arr := a.(type) {
 	case *array.Int8:
-		return func(d []byte, i int) []byte {
-			if d, ok := valid(d, i); ok {
-				return append(d, byte(arr.Value(i)))
-			} else {
-				return d
-			}
-		}, nil
+		return func(d []byte, i int) []byte { return append(d, byte(arr.Value(i))) }, nil
 	case *array.Int16:
-		return func(d []byte, i int) []byte {
-			if d, ok := valid(d, i); ok {
-				return binary.LittleEndian.AppendUint16(d, uint16(arr.Value(i)))
-			} else {
-				return d
-			}
-		}, nil
+		return func(d []byte, i int) []byte { return le.AppendUint16(d, uint16(arr.Value(i))) }, nil
 	case *array.Int32:
-		return fixed32(valid, func(i int) uint32 { return uint32(arr.Value(i)) }), nil
+		return func(d []byte, i int) []byte { return le.AppendUint32(d, uint32(arr.Value(i))) }, nil
 	case *array.Date32:
-		return fixed32(valid, func(i int) uint32 { return uint32(arr.Value(i)) }), nil
+		return func(d []byte, i int) []byte { return le.AppendUint32(d, uint32(arr.Value(i))) }, nil
 	case *array.Int64:
-		return fixed64(valid, func(i int) uint64 { return uint64(arr.Value(i)) }), nil
+		return func(d []byte, i int) []byte { return le.AppendUint64(d, uint64(arr.Value(i))) }, nil
 	case *array.Timestamp:
-		return fixed64(valid, func(i int) uint64 { return uint64(arr.Value(i)) }), nil
+		return func(d []byte, i int) []byte { return le.AppendUint64(d, uint64(arr.Value(i))) }, nil
 	case *array.Time64:
-		return fixed64(valid, func(i int) uint64 { return uint64(arr.Value(i)) }), nil
+		return func(d []byte, i int) []byte { return le.AppendUint64(d, uint64(arr.Value(i))) }, nil
 	case *array.Float32:
-		return fixed32(valid, func(i int) uint32 { return math.Float32bits(canonF32(arr.Value(i))) }), nil
+		return func(d []byte, i int) []byte { return le.AppendUint32(d, math.Float32bits(canonF32(arr.Value(i)))) }, nil
 	case *array.Float64:
-		return fixed64(valid, func(i int) uint64 { return math.Float64bits(canonF64(arr.Value(i))) }), nil
+		return func(d []byte, i int) []byte { return le.AppendUint64(d, math.Float64bits(canonF64(arr.Value(i)))) }, nil
 	case *array.Boolean:
 		return func(d []byte, i int) []byte {
-			if d, ok := valid(d, i); ok {
-				if arr.Value(i) {
-					return append(d, 1)
-				}
-				return append(d, 0)
-			} else {
-				return d
+			if arr.Value(i) {
+				return append(d, 1)
 			}
+			return append(d, 0)
 		}, nil
 	case *array.String:
 		return func(d []byte, i int) []byte {
-			if d, ok := valid(d, i); ok {
-				v := arr.Value(i)
-				d = binary.AppendUvarint(d, uint64(len(v)))
-				return append(d, v...)
-			} else {
-				return d
-			}
+			v := arr.Value(i)
+			return append(binary.AppendUvarint(d, uint64(len(v))), v...)
 		}, nil
 	case *array.Binary:
 		return func(d []byte, i int) []byte {
-			if d, ok := valid(d, i); ok {
-				v := arr.Value(i)
-				d = binary.AppendUvarint(d, uint64(len(v)))
-				return append(d, v...)
-			} else {
-				return d
-			}
+			v := arr.Value(i)
+			return append(binary.AppendUvarint(d, uint64(len(v))), v...)
 		}, nil
 	case *array.FixedSizeBinary:
-		return func(d []byte, i int) []byte {
-			if d, ok := valid(d, i); ok {
-				return append(d, arr.Value(i)...)
-			} else {
-				return d
-			}
-		}, nil
+		return func(d []byte, i int) []byte { return append(d, arr.Value(i)...) }, nil
 	case *array.Decimal128:
 		return func(d []byte, i int) []byte {
-			if d, ok := valid(d, i); ok {
-				v := arr.Value(i)
-				d = binary.LittleEndian.AppendUint64(d, v.LowBits())
-				return binary.LittleEndian.AppendUint64(d, uint64(v.HighBits()))
-			} else {
-				return d
-			}
+			v := arr.Value(i)
+			return le.AppendUint64(le.AppendUint64(d, v.LowBits()), uint64(v.HighBits()))
 		}, nil
 	case *array.Null:
-		return func(d []byte, i int) []byte { return append(d, 0) }, nil
+		return func(d []byte, i int) []byte { return d }, nil
 	}
 	return nil, fmt.Errorf("%w: grouping, DISTINCT or joining on a value of type %s", ErrUnsupportedType, a.DataType())
 }
 
 // ErrUnsupportedType means an operator cannot handle a column type.
 var ErrUnsupportedType = fmt.Errorf("unsupported type")
-
-func fixed32(valid func([]byte, int) ([]byte, bool), v func(int) uint32) keyWriter {
-	return func(d []byte, i int) []byte {
-		if d, ok := valid(d, i); ok {
-			return binary.LittleEndian.AppendUint32(d, v(i))
-		} else {
-			return d
-		}
-	}
-}
-
-func fixed64(valid func([]byte, int) ([]byte, bool), v func(int) uint64) keyWriter {
-	return func(d []byte, i int) []byte {
-		if d, ok := valid(d, i); ok {
-			return binary.LittleEndian.AppendUint64(d, v(i))
-		} else {
-			return d
-		}
-	}
-}
 
 // canonF64 makes -0 and every NaN group together.
 func canonF64(f float64) float64 {
