@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -101,6 +103,10 @@ func isFloatType(t arrow.DataType) bool { return t.ID() == arrow.FLOAT32 || t.ID
 // HashAggregate groups its input by Groups and computes Aggs per group. The
 // output has the group columns, then one column per aggregate. Without
 // groups it yields exactly one row, even for empty input.
+//
+// With Workers above one and aggregates that can be merged (no DISTINCT,
+// no string_agg), that many goroutines pull batches from Input, each
+// folding them into a table of its own; the tables are merged at the end.
 type HashAggregate struct {
 	Input  Operator
 	Groups []expr.Expr
@@ -108,15 +114,27 @@ type HashAggregate struct {
 	Output *arrow.Schema
 	// BatchSize is the number of groups per output batch; 0 for 65536.
 	BatchSize int
+	// Workers is how many goroutines consume the input; 0 or 1 for the
+	// calling one.
+	Workers int
 
-	ctx      context.Context
+	ctx   context.Context
+	table *aggTable
+	extra []*aggTable // the other workers' tables, until merged
+	out   []arrow.RecordBatch
+	done  bool
+}
+
+// aggTable is one worker's groups: the key index, the group values and the
+// accumulators.
+type aggTable struct {
+	h        *HashAggregate
 	keys     map[string]int32
 	keyBufs  []array.Builder
 	states   []aggState
 	ngroups  int
-	out      []arrow.RecordBatch
-	done     bool
 	reserved int64
+	keyLen   int
 	// Typed group tables for a single grouping column.
 	intKeys map[int64]int32
 	strKeys map[string]int32
@@ -173,122 +191,235 @@ func (h *HashAggregate) Next() (arrow.RecordBatch, error) {
 	return rec, nil
 }
 
-func (h *HashAggregate) consume() error {
+// Mergeable reports whether per-worker results of these aggregates can be
+// combined: DISTINCT and string_agg depend on seeing every row in one place
+// (or in order).
+func Mergeable(aggs []Agg) bool {
+	for _, a := range aggs {
+		if a.Distinct || a.Func == AggStringAgg {
+			return false
+		}
+	}
+	return true
+}
+
+func (h *HashAggregate) newTable() (*aggTable, error) {
 	mem := allocator(h.ctx)
-	h.keys = map[string]int32{}
+	t := &aggTable{h: h, keys: map[string]int32{}}
 	for i := range h.Groups {
-		h.keyBufs = append(h.keyBufs, newBuilder(mem, h.Output.Field(i).Type))
+		t.keyBufs = append(t.keyBufs, newBuilder(mem, h.Output.Field(i).Type))
 	}
 	for _, a := range h.Aggs {
-		var t arrow.DataType
+		var typ arrow.DataType
 		if a.Arg != nil {
-			t = a.Arg.DataType()
+			typ = a.Arg.DataType()
 		}
-		st, err := newAggState(a, t, mem)
+		st, err := newAggState(a, typ, mem)
 		if err != nil {
-			return err
+			t.release()
+			return nil, err
 		}
-		h.states = append(h.states, st)
+		t.states = append(t.states, st)
 	}
 	if len(h.Groups) == 0 {
-		h.ngroups = 1
-		for _, st := range h.states {
+		t.ngroups = 1
+		for _, st := range t.states {
 			st.grow(1)
 		}
 	}
-	var gids []int32
-	var keyBuf []byte
-	for {
-		in, err := h.Input.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		n := int(in.NumRows())
-		gids = gids[:0]
-		if len(h.Groups) == 0 {
-			for i := 0; i < n; i++ {
-				gids = append(gids, 0)
-			}
-		} else {
-			cols := make([]arrow.Array, len(h.Groups))
-			writers := make([]keyWriter, len(h.Groups))
-			err := func() error {
-				for i, g := range h.Groups {
-					c, err := Eval(h.ctx, g, in)
-					if err != nil {
-						return err
-					}
-					cols[i] = c
-					if writers[i], err = newKeyWriter(c); err != nil {
-						return err
-					}
-				}
-				if len(cols) == 1 {
-					var done bool
-					var err error
-					gids, done, err = h.assignSingle(cols[0], gids)
-					if done || err != nil {
-						return err
-					}
-				}
-				for r := 0; r < n; r++ {
-					keyBuf = keyBuf[:0]
-					for _, w := range writers {
-						keyBuf = w(keyBuf, r)
-					}
-					gid, ok := h.keys[string(keyBuf)]
-					if !ok {
-						gid = int32(h.ngroups)
-						h.ngroups++
-						h.keys[string(keyBuf)] = gid
-						for i, c := range cols {
-							if err := appendRow(h.keyBufs[i], c, r); err != nil {
-								return err
-							}
-						}
-					}
-					gids = append(gids, gid)
-				}
-				return nil
-			}()
-			for _, c := range cols {
-				if c != nil {
-					c.Release()
-				}
+	return t, nil
+}
+
+func (h *HashAggregate) consume() error {
+	workers := h.Workers
+	if workers < 1 || !Mergeable(h.Aggs) {
+		workers = 1
+	}
+	var err error
+	if h.table, err = h.newTable(); err != nil {
+		return err
+	}
+	if workers == 1 {
+		for {
+			in, err := h.Input.Next()
+			if err == io.EOF {
+				break
 			}
 			if err != nil {
-				in.Release()
 				return err
 			}
-			for _, st := range h.states {
-				st.grow(h.ngroups)
+			err = h.table.add(in)
+			in.Release()
+			if err != nil {
+				return err
 			}
 		}
-		err = h.update(in, gids)
-		in.Release()
+		return h.emit()
+	}
+	for w := 1; w < workers; w++ {
+		t, err := h.newTable()
 		if err != nil {
 			return err
 		}
-		// Each group costs its key in the map and its accumulators.
-		grow := int64(h.ngroups)*(int64(len(keyBuf))+48+16*int64(len(h.Aggs))) - h.reserved
-		if grow > 0 {
-			reserve(h.ctx, grow)
-			h.reserved += grow
+		h.extra = append(h.extra, t)
+	}
+	tables := append([]*aggTable{h.table}, h.extra...)
+	var (
+		mu     sync.Mutex // guards Input.Next, eof and firstErr
+		eof    bool
+		first  error
+		wg     sync.WaitGroup
+		failed atomic.Bool
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if first == nil {
+			first = err
 		}
-		if err := checkMemory(h.ctx, "GROUP BY or DISTINCT"); err != nil {
+		mu.Unlock()
+		failed.Store(true)
+	}
+	for _, t := range tables {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !failed.Load() {
+				mu.Lock()
+				if eof {
+					mu.Unlock()
+					return
+				}
+				in, err := h.Input.Next()
+				if err == io.EOF {
+					eof = true
+				}
+				mu.Unlock()
+				if err == io.EOF {
+					return
+				}
+				if err != nil {
+					fail(err)
+					return
+				}
+				err = t.add(in)
+				in.Release()
+				if err != nil {
+					fail(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	for len(h.extra) > 0 {
+		t := h.extra[0]
+		err := h.table.merge(t)
+		t.release()
+		h.extra = h.extra[1:]
+		if err != nil {
 			return err
-		}
-		if err := h.ctx.Err(); err != nil {
-			return context.Cause(h.ctx)
 		}
 	}
 	return h.emit()
 }
 
-func (h *HashAggregate) update(in arrow.RecordBatch, gids []int32) error {
+// add folds one input batch into the table.
+func (t *aggTable) add(in arrow.RecordBatch) error {
+	h := t.h
+	n := int(in.NumRows())
+	var gids []int32
+	if len(h.Groups) == 0 {
+		gids = make([]int32, n)
+	} else {
+		cols := make([]arrow.Array, len(h.Groups))
+		defer func() {
+			for _, c := range cols {
+				if c != nil {
+					c.Release()
+				}
+			}
+		}()
+		for i, g := range h.Groups {
+			c, err := Eval(h.ctx, g, in)
+			if err != nil {
+				return err
+			}
+			cols[i] = c
+		}
+		var err error
+		if gids, err = t.assign(cols, make([]int32, 0, n)); err != nil {
+			return err
+		}
+	}
+	if err := t.update(in, gids); err != nil {
+		return err
+	}
+	// Each group costs its key in the map and its accumulators.
+	grow := int64(t.ngroups)*(int64(t.keyLen)+48+16*int64(len(h.Aggs))) - t.reserved
+	if grow > 0 {
+		reserve(h.ctx, grow)
+		t.reserved += grow
+	}
+	if err := checkMemory(h.ctx, "GROUP BY or DISTINCT"); err != nil {
+		return err
+	}
+	if err := h.ctx.Err(); err != nil {
+		return context.Cause(h.ctx)
+	}
+	return nil
+}
+
+// assign maps each row of the grouping columns to its group id, adding
+// groups (and their key values) for keys not seen before.
+func (t *aggTable) assign(cols []arrow.Array, gids []int32) ([]int32, error) {
+	if len(cols) == 1 {
+		out, done, err := t.assignSingle(cols[0], gids)
+		if done || err != nil {
+			return out, err
+		}
+	}
+	writers := make([]keyWriter, len(cols))
+	for i, c := range cols {
+		var err error
+		if writers[i], err = newKeyWriter(c); err != nil {
+			return nil, err
+		}
+	}
+	var keyBuf []byte
+	n := 0
+	if len(cols) > 0 {
+		n = cols[0].Len()
+	}
+	for r := 0; r < n; r++ {
+		keyBuf = keyBuf[:0]
+		for _, w := range writers {
+			keyBuf = w(keyBuf, r)
+		}
+		gid, ok := t.keys[string(keyBuf)]
+		if !ok {
+			gid = int32(t.ngroups)
+			t.ngroups++
+			t.keys[string(keyBuf)] = gid
+			for i, c := range cols {
+				if err := appendRow(t.keyBufs[i], c, r); err != nil {
+					return nil, err
+				}
+			}
+		}
+		gids = append(gids, gid)
+	}
+	t.keyLen = max(t.keyLen, len(keyBuf))
+	for _, st := range t.states {
+		st.grow(t.ngroups)
+	}
+	return gids, nil
+}
+
+func (t *aggTable) update(in arrow.RecordBatch, gids []int32) error {
+	h := t.h
 	for i, a := range h.Aggs {
 		rows := gids
 		var keep []int
@@ -308,7 +439,7 @@ func (h *HashAggregate) update(in arrow.RecordBatch, gids []int32) error {
 			mask.Release()
 		}
 		if a.Arg == nil {
-			h.states[i].(*countState).addStar(rows)
+			t.states[i].(*countState).addStar(rows)
 			continue
 		}
 		arg, err := Eval(h.ctx, a.Arg, in)
@@ -323,7 +454,7 @@ func (h *HashAggregate) update(in arrow.RecordBatch, gids []int32) error {
 			}
 			arg = sub
 		}
-		err = h.states[i].add(arg, rows)
+		err = t.states[i].add(arg, rows)
 		arg.Release()
 		if err != nil {
 			return err
@@ -332,7 +463,45 @@ func (h *HashAggregate) update(in arrow.RecordBatch, gids []int32) error {
 	return nil
 }
 
+// merge folds another worker's table into t.
+func (t *aggTable) merge(o *aggTable) error {
+	if o.ngroups == 0 {
+		return nil
+	}
+	gmap := make([]int32, o.ngroups)
+	if len(t.h.Groups) > 0 {
+		cols := make([]arrow.Array, len(o.keyBufs))
+		for i, b := range o.keyBufs {
+			cols[i] = b.NewArray()
+		}
+		var err error
+		gmap, err = t.assign(cols, gmap[:0])
+		releaseAll(cols)
+		if err != nil {
+			return err
+		}
+	}
+	for i, st := range t.states {
+		if err := st.(mergeable).merge(o.states[i], gmap); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *aggTable) release() {
+	if t.reserved != 0 {
+		reserve(t.h.ctx, -t.reserved)
+		t.reserved = 0
+	}
+	for _, b := range t.keyBufs {
+		b.Release()
+	}
+	t.keyBufs = nil
+}
+
 func (h *HashAggregate) emit() error {
+	t := h.table
 	mem := allocator(h.ctx)
 	cols := make([]arrow.Array, 0, h.Output.NumFields())
 	defer func() {
@@ -340,71 +509,76 @@ func (h *HashAggregate) emit() error {
 			c.Release()
 		}
 	}()
-	for _, b := range h.keyBufs {
+	for _, b := range t.keyBufs {
 		cols = append(cols, b.NewArray())
 	}
-	for i, st := range h.states {
-		a, err := st.finish(mem, h.Output.Field(len(h.Groups)+i).Type, h.ngroups)
+	for i, st := range t.states {
+		a, err := st.finish(mem, h.Output.Field(len(h.Groups)+i).Type, t.ngroups)
 		if err != nil {
 			return err
 		}
 		cols = append(cols, a)
 	}
-	if h.ngroups == 0 {
+	if t.ngroups == 0 {
 		return nil
 	}
-	all := array.NewRecordBatch(h.Output, cols, int64(h.ngroups))
+	all := array.NewRecordBatch(h.Output, cols, int64(t.ngroups))
 	defer all.Release()
 	size := h.BatchSize
 	if size <= 0 {
 		size = 65536
 	}
-	for off := 0; off < h.ngroups; off += size {
-		h.out = append(h.out, all.NewSlice(int64(off), int64(min(off+size, h.ngroups))))
+	for off := 0; off < t.ngroups; off += size {
+		h.out = append(h.out, all.NewSlice(int64(off), int64(min(off+size, t.ngroups))))
 	}
 	return nil
 }
 
 func (h *HashAggregate) Close() error {
-	if h.reserved != 0 {
-		reserve(h.ctx, -h.reserved)
-		h.reserved = 0
+	if h.table != nil {
+		h.table.release()
 	}
+	for _, t := range h.extra {
+		t.release()
+	}
+	h.extra = nil
 	for _, r := range h.out {
 		r.Release()
 	}
 	h.out = nil
-	for _, b := range h.keyBufs {
-		b.Release()
-	}
-	h.keyBufs = nil
 	return h.Input.Close()
 }
 
 // assignSingle maps the rows of a single integer-like or string grouping
 // column to group ids with a typed hash table, skipping key encoding. It
 // reports false for other types.
-func (h *HashAggregate) assignSingle(col arrow.Array, gids []int32) ([]int32, bool, error) {
+func (t *aggTable) assignSingle(col arrow.Array, gids []int32) ([]int32, bool, error) {
 	n := col.Len()
 	newGroup := func(r int) (int32, error) {
-		gid := int32(h.ngroups)
-		h.ngroups++
-		return gid, appendRow(h.keyBufs[0], col, r)
+		gid := int32(t.ngroups)
+		t.ngroups++
+		return gid, appendRow(t.keyBufs[0], col, r)
 	}
 	nullGroup := func(r int) (int32, error) {
-		if h.ngroups == 0 || h.nullGid == 0 {
+		if t.ngroups == 0 || t.nullGid == 0 {
 			// nullGid stores id+1 so that zero means "none yet".
 			g, err := newGroup(r)
-			h.nullGid = g + 1
+			t.nullGid = g + 1
 			return g, err
 		}
-		return h.nullGid - 1, nil
+		return t.nullGid - 1, nil
 	}
+	defer func() {
+		for _, st := range t.states {
+			st.grow(t.ngroups)
+		}
+	}()
 	switch arr := col.(type) {
 	case *array.String:
-		if h.strKeys == nil {
-			h.strKeys = map[string]int32{}
+		if t.strKeys == nil {
+			t.strKeys = map[string]int32{}
 		}
+		t.keyLen = 16
 		for r := 0; r < n; r++ {
 			if arr.IsNull(r) {
 				g, err := nullGroup(r)
@@ -415,13 +589,13 @@ func (h *HashAggregate) assignSingle(col arrow.Array, gids []int32) ([]int32, bo
 				continue
 			}
 			v := arr.Value(r)
-			g, ok := h.strKeys[v]
+			g, ok := t.strKeys[v]
 			if !ok {
 				var err error
 				if g, err = newGroup(r); err != nil {
 					return nil, true, err
 				}
-				h.strKeys[strings.Clone(v)] = g
+				t.strKeys[strings.Clone(v)] = g
 			}
 			gids = append(gids, g)
 		}
@@ -431,9 +605,10 @@ func (h *HashAggregate) assignSingle(col arrow.Array, gids []int32) ([]int32, bo
 	if err != nil || col.DataType().ID() == arrow.BOOL {
 		return gids, false, nil
 	}
-	if h.intKeys == nil {
-		h.intKeys = map[int64]int32{}
+	if t.intKeys == nil {
+		t.intKeys = map[int64]int32{}
 	}
+	t.keyLen = 9
 	for r := 0; r < n; r++ {
 		if col.IsNull(r) {
 			g, err := nullGroup(r)
@@ -444,13 +619,13 @@ func (h *HashAggregate) assignSingle(col arrow.Array, gids []int32) ([]int32, bo
 			continue
 		}
 		x := v(r)
-		g, ok := h.intKeys[x]
+		g, ok := t.intKeys[x]
 		if !ok {
 			var err error
 			if g, err = newGroup(r); err != nil {
 				return nil, true, err
 			}
-			h.intKeys[x] = g
+			t.intKeys[x] = g
 		}
 		gids = append(gids, g)
 	}

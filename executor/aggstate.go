@@ -36,6 +36,10 @@ func newAggState(a Agg, t arrow.DataType, mem memory.Allocator) (aggState, error
 			st = &sumDecimalState{}
 		}
 	case AggAvg, AggVarSamp, AggVarPop, AggStddevSamp, AggStddevPop:
+		if a.Func == AggAvg && t.ID() == arrow.DECIMAL128 {
+			st = &avgDecimalState{scale: t.(*arrow.Decimal128Type).Scale}
+			break
+		}
 		if isIntType(t) || isFloatType(t) || t.ID() == arrow.DECIMAL128 {
 			st = &floatState{kind: a.Func}
 		}
@@ -580,6 +584,180 @@ func (s *stringAggState) finish(mem memory.Allocator, _ arrow.DataType, n int) (
 			continue
 		}
 		b.Append(s.vals[g].String())
+	}
+	return b.NewArray(), nil
+}
+
+// mergeable is an aggState whose per-worker results combine: merge folds
+// o's group i into this state's group gmap[i] (grown to hold it).
+type mergeable interface {
+	merge(o aggState, gmap []int32) error
+}
+
+func (s *countState) merge(o aggState, gmap []int32) error {
+	for i, c := range o.(*countState).n {
+		s.n[gmap[i]] += c
+	}
+	return nil
+}
+
+func (s *sumIntState) merge(o aggState, gmap []int32) error {
+	os := o.(*sumIntState)
+	for i, x := range os.sum {
+		if !os.seen[i] {
+			continue
+		}
+		g := gmap[i]
+		r := s.sum[g] + x
+		if (x > 0 && r < s.sum[g]) || (x < 0 && r > s.sum[g]) {
+			return fmt.Errorf("%w: sum exceeds the bigint range", ErrOverflow)
+		}
+		s.sum[g], s.seen[g] = r, true
+	}
+	return nil
+}
+
+func (s *sumDecimalState) merge(o aggState, gmap []int32) error {
+	os := o.(*sumDecimalState)
+	for i, x := range os.sum {
+		if os.seen[i] {
+			g := gmap[i]
+			s.sum[g], s.seen[g] = s.sum[g].Add(x), true
+		}
+	}
+	return nil
+}
+
+func (s *avgDecimalState) merge(o aggState, gmap []int32) error {
+	os := o.(*avgDecimalState)
+	for i, x := range os.sum {
+		g := gmap[i]
+		s.sum[g] = s.sum[g].Add(x)
+		s.count[g] += os.count[i]
+	}
+	return nil
+}
+
+// merge combines counts, compensated sums and, for variances, means and
+// squared deviations (the pairwise update of Chan, Golub and LeVeque).
+func (s *floatState) merge(o aggState, gmap []int32) error {
+	os := o.(*floatState)
+	for i, nb := range os.count {
+		if nb == 0 {
+			continue
+		}
+		g := gmap[i]
+		na := s.count[g]
+		n := na + nb
+		for _, x := range [2]float64{os.sum[i], os.compensate[i]} {
+			t := s.sum[g] + x
+			if math.Abs(s.sum[g]) >= math.Abs(x) {
+				s.compensate[g] += (s.sum[g] - t) + x
+			} else {
+				s.compensate[g] += (x - t) + s.sum[g]
+			}
+			s.sum[g] = t
+		}
+		if s.kind >= AggVarSamp {
+			d := os.mean[i] - s.mean[g]
+			s.mean[g] += d * float64(nb) / float64(n)
+			s.m2[g] += os.m2[i] + d*d*float64(na)*float64(nb)/float64(n)
+		}
+		s.count[g] = n
+	}
+	return nil
+}
+
+func (s *minMaxState) merge(o aggState, gmap []int32) error {
+	os := o.(*minMaxState)
+	if s.t == nil {
+		s.t, s.kind = os.t, os.kind
+	}
+	for i, seen := range os.seen {
+		if !seen {
+			continue
+		}
+		g := gmap[i]
+		var c int
+		if s.seen[g] {
+			switch os.kind {
+			case 0:
+				c = cmpInt(os.ints[i], s.ints[g])
+			case 1:
+				c = cmpFloat(os.flts[i], s.flts[g])
+			case 2:
+				c = cmpString(os.strs[i], s.strs[g])
+			case 3:
+				c = os.decs[i].Cmp(s.decs[g])
+			}
+		}
+		if !s.seen[g] || s.better(c) {
+			s.ints[g], s.flts[g], s.strs[g], s.decs[g] = os.ints[i], os.flts[i], os.strs[i], os.decs[i]
+			s.seen[g] = true
+		}
+	}
+	return nil
+}
+
+func (s *boolState) merge(o aggState, gmap []int32) error {
+	os := o.(*boolState)
+	for i, seen := range os.seen {
+		if !seen {
+			continue
+		}
+		g := gmap[i]
+		if s.and {
+			s.val[g] = s.val[g] && os.val[i]
+		} else {
+			s.val[g] = s.val[g] || os.val[i]
+		}
+		s.seen[g] = true
+	}
+	return nil
+}
+
+// avgDecimalState averages decimals from an exact sum, converting to
+// float64 once per group rather than once per row.
+type avgDecimalState struct {
+	scale int32
+	sum   []decimal128.Num
+	count []int64
+}
+
+func (s *avgDecimalState) grow(n int) {
+	for len(s.sum) < n {
+		s.sum = append(s.sum, decimal128.Num{})
+		s.count = append(s.count, 0)
+	}
+}
+func (s *avgDecimalState) add(arg arrow.Array, gids []int32) error {
+	arr := arg.(*array.Decimal128)
+	vals := arr.Values()
+	if arr.NullN() == 0 {
+		for i, g := range gids {
+			s.sum[g] = s.sum[g].Add(vals[i])
+			s.count[g]++
+		}
+		return nil
+	}
+	for i, g := range gids {
+		if arr.IsValid(i) {
+			s.sum[g] = s.sum[g].Add(vals[i])
+			s.count[g]++
+		}
+	}
+	return nil
+}
+func (s *avgDecimalState) finish(mem memory.Allocator, _ arrow.DataType, n int) (arrow.Array, error) {
+	s.grow(n)
+	b := array.NewFloat64Builder(mem)
+	defer b.Release()
+	for g := 0; g < n; g++ {
+		if s.count[g] == 0 {
+			b.AppendNull()
+			continue
+		}
+		b.Append(s.sum[g].ToFloat64(s.scale) / float64(s.count[g]))
 	}
 	return b.NewArray(), nil
 }

@@ -25,6 +25,7 @@ type Exchange struct {
 	Buffer int
 
 	ch      chan exchangeItem
+	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	running int
@@ -56,6 +57,7 @@ func (e *Exchange) Open(ctx context.Context) error {
 	}
 	e.ch = make(chan exchangeItem, size)
 	ctx, e.cancel = context.WithCancel(ctx)
+	e.ctx = ctx
 	e.running = len(e.Inputs)
 	for _, in := range e.Inputs {
 		e.wg.Add(1)
@@ -102,7 +104,14 @@ func (e *Exchange) Next() (arrow.RecordBatch, error) {
 		return nil, io.EOF
 	}
 	for e.running > 0 {
-		it := <-e.ch
+		var it exchangeItem
+		select {
+		case it = <-e.ch:
+		case <-e.ctx.Done():
+			// Producers stop sending once the query is cancelled.
+			e.done = true
+			return nil, context.Cause(e.ctx)
+		}
 		switch {
 		case it.err != nil:
 			e.done = true

@@ -43,19 +43,21 @@ type HashJoin struct {
 	// BuildLeft, for semi and anti joins, hashes the left input and streams
 	// the right one (when the left side is the smaller).
 	BuildLeft bool
+	// Workers is how many goroutines probe the table with left batches at
+	// once, for inner, left, semi and anti joins with keys; 0 or 1 probes
+	// in the calling goroutine. Output order then varies from run to run.
+	Workers int
 
 	ctx          context.Context
 	build        arrow.RecordBatch
-	table        map[string][]int32
+	table        *joinTable
 	rightMatched []bool
 	joined       *arrow.Schema // left + right, for the residual
 	reserved     int64
-	// Typed tables for a single string or integer-like key.
-	strTable map[string][]int32
-	intTable map[int64][]int32
-	leftDone bool
-	tailDone bool
-	pending  []arrow.RecordBatch
+	leftDone     bool
+	tailDone     bool
+	pending      []arrow.RecordBatch
+	par          *parallelProbe
 }
 
 var _ Operator = (*HashJoin)(nil)
@@ -119,32 +121,19 @@ func (j *HashJoin) buildSide() error {
 			return err
 		}
 	}
-	j.rightMatched = make([]bool, j.build.NumRows())
+	if j.Type == RightJoin || j.Type == FullJoin {
+		j.rightMatched = make([]bool, j.build.NumRows())
+	}
 	fields := append(append([]arrow.Field{}, j.Left.Schema().Fields()...), rs.Fields()...)
 	j.joined = arrow.NewSchema(fields, nil)
-	j.table = map[string][]int32{}
 	if len(j.RightKeys) == 0 {
 		return nil
 	}
-	writers, release, err := keyWriters(j.ctx, j.RightKeys, j.build)
-	if err != nil {
+	var err error
+	if j.table, err = buildJoinTable(j.ctx, j.RightKeys, j.build); err != nil {
 		return err
 	}
-	defer release()
-	if len(writers) == 1 && j.buildTyped(writers[0].col) {
-		j.reserved = int64(j.build.NumRows()) * 48
-		reserve(j.ctx, j.reserved)
-		return checkMemory(j.ctx, "the hash table of a join")
-	}
-	var buf []byte
-	for r := 0; r < int(j.build.NumRows()); r++ {
-		buf, ok := encodeKey(buf[:0], writers, r)
-		if !ok {
-			continue
-		}
-		j.table[string(buf)] = append(j.table[string(buf)], int32(r))
-	}
-	j.reserved = int64(len(j.table))*64 + j.build.NumRows()*4
+	j.reserved = j.table.size(16)
 	reserve(j.ctx, j.reserved)
 	return checkMemory(j.ctx, "the hash table of a join")
 }
@@ -211,6 +200,12 @@ func (j *HashJoin) Next() (arrow.RecordBatch, error) {
 		if err := j.buildSide(); err != nil {
 			return nil, err
 		}
+		if j.Workers > 1 && len(j.LeftKeys) > 0 && j.rightMatched == nil {
+			j.par = startParallelProbe(j)
+		}
+	}
+	if j.par != nil {
+		return j.par.next()
 	}
 	for {
 		if len(j.pending) > 0 {
@@ -273,26 +268,10 @@ func (j *HashJoin) probe(in arrow.RecordBatch) (arrow.RecordBatch, error) {
 			}
 		}
 	} else {
-		writers, release, err := keyWriters(j.ctx, j.LeftKeys, in)
-		if err != nil {
+		var err error
+		if li, ri, err = j.table.probe(j.ctx, j.LeftKeys, in, li, ri); err != nil {
 			return nil, err
 		}
-		var buf []byte
-		typed := j.strTable != nil || j.intTable != nil
-		if typed {
-			li, ri = j.probeTyped(writers[0].col, li, ri)
-		}
-		for l := 0; l < n && !typed; l++ {
-			var ok bool
-			buf, ok = encodeKey(buf[:0], writers, l)
-			if !ok {
-				continue
-			}
-			for _, r := range j.table[string(buf)] {
-				li, ri = append(li, int32(l)), append(ri, r)
-			}
-		}
-		release()
 	}
 	if j.Residual != nil && len(li) > 0 {
 		pairs, err := j.assembleJoined(in, li, ri)
@@ -318,7 +297,11 @@ func (j *HashJoin) probe(in arrow.RecordBatch) (arrow.RecordBatch, error) {
 	leftMatched := make([]bool, n)
 	for i := range li {
 		leftMatched[li[i]] = true
-		j.rightMatched[ri[i]] = true
+	}
+	if j.rightMatched != nil {
+		for _, r := range ri {
+			j.rightMatched[r] = true
+		}
 	}
 	switch j.Type {
 	case SemiJoin, AntiJoin:
@@ -429,6 +412,10 @@ func (j *HashJoin) gather(in arrow.RecordBatch, li, ri []int32) ([]arrow.Array, 
 }
 
 func (j *HashJoin) Close() error {
+	if j.par != nil {
+		j.par.stop()
+		j.par = nil
+	}
 	for _, r := range j.pending {
 		r.Release()
 	}
@@ -442,69 +429,6 @@ func (j *HashJoin) Close() error {
 		j.reserved = 0
 	}
 	return errorsJoin(j.Left.Close(), j.Right.Close())
-}
-
-// buildTyped builds a typed hash table when the single key column is a
-// string or integer-like; it reports false otherwise.
-func (j *HashJoin) buildTyped(col arrow.Array) bool {
-	switch arr := col.(type) {
-	case *array.String:
-		j.strTable = make(map[string][]int32, arr.Len())
-		for r := 0; r < arr.Len(); r++ {
-			if arr.IsValid(r) {
-				k := arr.Value(r)
-				if rows, ok := j.strTable[k]; ok {
-					j.strTable[k] = append(rows, int32(r))
-				} else {
-					j.strTable[strings.Clone(k)] = []int32{int32(r)}
-				}
-			}
-		}
-		return true
-	case *array.Boolean:
-		return false
-	}
-	v, err := orderedInts(col)
-	if err != nil {
-		return false
-	}
-	j.intTable = make(map[int64][]int32, col.Len())
-	for r := 0; r < col.Len(); r++ {
-		if col.IsValid(r) {
-			j.intTable[v(r)] = append(j.intTable[v(r)], int32(r))
-		}
-	}
-	return true
-}
-
-// probeTyped matches a batch's key column against the typed table. The
-// probe key has the build key's type (the planner unifies them).
-func (j *HashJoin) probeTyped(col arrow.Array, li, ri []int32) ([]int32, []int32) {
-	if j.strTable != nil {
-		arr := col.(*array.String)
-		for l := 0; l < arr.Len(); l++ {
-			if arr.IsNull(l) {
-				continue
-			}
-			for _, r := range j.strTable[arr.Value(l)] {
-				li, ri = append(li, int32(l)), append(ri, r)
-			}
-		}
-		return li, ri
-	}
-	v, err := orderedInts(col)
-	if err != nil {
-		return li, ri
-	}
-	for l := 0; l < col.Len(); l++ {
-		if col.IsNull(l) {
-			continue
-		}
-		for _, r := range j.intTable[v(l)] {
-			li, ri = append(li, int32(l)), append(ri, r)
-		}
-	}
-	return li, ri
 }
 
 // semiBuildLeft runs a semi or anti join that hashes the left input and
@@ -540,20 +464,11 @@ func (j *HashJoin) semiBuildLeft() (arrow.RecordBatch, error) {
 	}
 	defer left.Release()
 	n := int(left.NumRows())
-	lw, release, err := keyWriters(j.ctx, j.LeftKeys, left)
+	table, err := buildJoinTable(j.ctx, j.LeftKeys, left)
 	if err != nil {
 		return nil, err
 	}
-	table := map[string][]int32{}
-	var buf []byte
-	for r := 0; r < n; r++ {
-		var ok bool
-		if buf, ok = encodeKey(buf[:0], lw, r); ok {
-			table[string(buf)] = append(table[string(buf)], int32(r))
-		}
-	}
-	release()
-	reserved := int64(len(table))*64 + int64(n)*4
+	reserved := table.size(16)
 	reserve(j.ctx, reserved)
 	defer reserve(j.ctx, -reserved)
 	if err := checkMemory(j.ctx, "the hash table of a semi join"); err != nil {
@@ -572,25 +487,17 @@ func (j *HashJoin) semiBuildLeft() (arrow.RecordBatch, error) {
 		}
 		err = func() error {
 			defer rb.Release()
-			rw, release, err := keyWriters(j.ctx, j.RightKeys, rb)
+			// The table holds left rows: probe with the right batch.
+			rr, ll, err := table.probe(j.ctx, j.RightKeys, rb, nil, nil)
 			if err != nil {
 				return err
 			}
-			defer release()
 			var li, ri []int32
-			for r := 0; r < int(rb.NumRows()); r++ {
-				var ok bool
-				if buf, ok = encodeKey(buf[:0], rw, r); !ok {
-					continue
-				}
-				for _, l := range table[string(buf)] {
-					if j.Residual == nil {
-						matched[l] = true
-						continue
-					}
-					if !matched[l] {
-						li, ri = append(li, l), append(ri, int32(r))
-					}
+			for i, l := range ll {
+				if j.Residual == nil {
+					matched[l] = true
+				} else if !matched[l] {
+					li, ri = append(li, l), append(ri, rr[i])
 				}
 			}
 			if len(li) == 0 {

@@ -1,0 +1,267 @@
+package executor
+
+import (
+	"context"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/lakeflight/lakeflight/expr"
+)
+
+// joinTable indexes the rows of a join's build side by key. head maps a key
+// to the last row that has it and next chains each row to the one before it
+// with the same key (-1 ends the chain), so that a key costs one map entry
+// however many rows share it. A single string or integer-like key is
+// indexed by value; other keys by their encoded bytes. Rows with a NULL key
+// are not indexed. A joinTable is read-only once built, so several
+// goroutines may probe it at once.
+type joinTable struct {
+	strs map[string]int32
+	ints map[int64]int32
+	enc  map[string]int32
+	next []int32
+	keys int // distinct keys
+}
+
+// buildJoinTable indexes rec's rows by the values of keys.
+func buildJoinTable(ctx context.Context, keys []expr.Expr, rec arrow.RecordBatch) (*joinTable, error) {
+	writers, release, err := keyWriters(ctx, keys, rec)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	n := int(rec.NumRows())
+	t := &joinTable{next: make([]int32, n)}
+	if len(writers) == 1 {
+		col := writers[0].col
+		if arr, ok := col.(*array.String); ok {
+			t.strs = make(map[string]int32, n)
+			for r := 0; r < n; r++ {
+				if arr.IsNull(r) {
+					continue
+				}
+				k := arr.Value(r)
+				if prev, ok := t.strs[k]; ok {
+					t.next[r] = prev
+					t.strs[k] = int32(r)
+				} else {
+					t.next[r] = -1
+					t.strs[strings.Clone(k)] = int32(r)
+				}
+			}
+			t.keys = len(t.strs)
+			return t, nil
+		}
+		if v, err := orderedInts(col); err == nil && col.DataType().ID() != arrow.BOOL {
+			t.ints = make(map[int64]int32, n)
+			for r := 0; r < n; r++ {
+				if col.IsNull(r) {
+					continue
+				}
+				k := v(r)
+				if prev, ok := t.ints[k]; ok {
+					t.next[r] = prev
+				} else {
+					t.next[r] = -1
+				}
+				t.ints[k] = int32(r)
+			}
+			t.keys = len(t.ints)
+			return t, nil
+		}
+	}
+	t.enc = make(map[string]int32, n)
+	var buf []byte
+	for r := 0; r < n; r++ {
+		var ok bool
+		if buf, ok = encodeKey(buf[:0], writers, r); !ok {
+			continue
+		}
+		if prev, ok := t.enc[string(buf)]; ok {
+			t.next[r] = prev
+		} else {
+			t.next[r] = -1
+		}
+		t.enc[string(buf)] = int32(r)
+	}
+	t.keys = len(t.enc)
+	return t, nil
+}
+
+// size is an estimate of the bytes the table holds outside Arrow buffers.
+func (t *joinTable) size(keyLen int) int64 {
+	return int64(t.keys)*int64(40+keyLen) + int64(len(t.next))*4
+}
+
+// probe appends to li and ri the pairs (probe row, build row) whose keys
+// are equal, for the rows of rec evaluated with keys (which have the build
+// keys' types).
+func (t *joinTable) probe(ctx context.Context, keys []expr.Expr, rec arrow.RecordBatch, li, ri []int32) ([]int32, []int32, error) {
+	writers, release, err := keyWriters(ctx, keys, rec)
+	if err != nil {
+		return li, ri, err
+	}
+	defer release()
+	n := int(rec.NumRows())
+	emit := func(l int, r int32) {
+		for ; r >= 0; r = t.next[r] {
+			li, ri = append(li, int32(l)), append(ri, r)
+		}
+	}
+	switch {
+	case t.strs != nil:
+		arr := writers[0].col.(*array.String)
+		for l := 0; l < n; l++ {
+			if arr.IsNull(l) {
+				continue
+			}
+			if r, ok := t.strs[arr.Value(l)]; ok {
+				emit(l, r)
+			}
+		}
+	case t.ints != nil:
+		col := writers[0].col
+		v, err := orderedInts(col)
+		if err != nil {
+			return li, ri, err
+		}
+		if vals, ok := col.(*array.Int64); ok {
+			raw := vals.Int64Values()
+			for l := 0; l < n; l++ {
+				if col.IsNull(l) {
+					continue
+				}
+				if r, ok := t.ints[raw[l]]; ok {
+					emit(l, r)
+				}
+			}
+			break
+		}
+		for l := 0; l < n; l++ {
+			if col.IsNull(l) {
+				continue
+			}
+			if r, ok := t.ints[v(l)]; ok {
+				emit(l, r)
+			}
+		}
+	default:
+		var buf []byte
+		for l := 0; l < n; l++ {
+			var ok bool
+			if buf, ok = encodeKey(buf[:0], writers, l); !ok {
+				continue
+			}
+			if r, ok := t.enc[string(buf)]; ok {
+				emit(l, r)
+			}
+		}
+	}
+	return li, ri, nil
+}
+
+// parallelProbe runs a join's probe in several goroutines: each takes the
+// next left batch (one at a time, under mu) and sends the joined batch on.
+type parallelProbe struct {
+	j       *HashJoin
+	out     chan exchangeItem
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	mu      sync.Mutex // guards j.Left.Next and eof
+	eof     bool
+	done    bool
+	stopped bool
+}
+
+func startParallelProbe(j *HashJoin) *parallelProbe {
+	ctx, cancel := context.WithCancel(j.ctx)
+	p := &parallelProbe{j: j, out: make(chan exchangeItem, j.Workers), cancel: cancel}
+	for w := 0; w < j.Workers; w++ {
+		p.wg.Add(1)
+		go p.work(ctx)
+	}
+	go func() { p.wg.Wait(); close(p.out) }()
+	return p
+}
+
+func (p *parallelProbe) work(ctx context.Context) {
+	defer p.wg.Done()
+	send := func(it exchangeItem) bool {
+		select {
+		case p.out <- it:
+			return true
+		case <-ctx.Done():
+			if it.rec != nil {
+				it.rec.Release()
+			}
+			return false
+		}
+	}
+	for ctx.Err() == nil {
+		p.mu.Lock()
+		if p.eof {
+			p.mu.Unlock()
+			return
+		}
+		in, err := p.j.Left.Next()
+		if err != nil {
+			// The end, or an error: either way no one reads on.
+			p.eof = true
+		}
+		p.mu.Unlock()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			send(exchangeItem{err: err})
+			return
+		}
+		rec, err := p.j.probe(in)
+		in.Release()
+		if err != nil {
+			send(exchangeItem{err: err})
+			return
+		}
+		if rec.NumRows() == 0 {
+			rec.Release()
+			continue
+		}
+		if !send(exchangeItem{rec: rec}) {
+			return
+		}
+	}
+}
+
+func (p *parallelProbe) next() (arrow.RecordBatch, error) {
+	if p.done {
+		return nil, io.EOF
+	}
+	it, ok := <-p.out
+	switch {
+	case !ok:
+		p.done = true
+		return nil, io.EOF
+	case it.err != nil:
+		p.done = true
+		return nil, it.err
+	}
+	return it.rec, nil
+}
+
+// stop cancels the workers, releases what they sent and waits for them.
+func (p *parallelProbe) stop() {
+	if p.stopped {
+		return
+	}
+	p.stopped = true
+	p.cancel()
+	for it := range p.out {
+		if it.rec != nil {
+			it.rec.Release()
+		}
+	}
+}
