@@ -630,7 +630,7 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 			if neg {
 				jt = executor.AntiJoin
 			}
-			op = st.m(&executor.HashJoin{Left: op, Right: sq.plan.build(0, 1), Type: jt, LeftKeys: lk, RightKeys: rk,
+			op = st.m(&executor.HashJoin{Workers: p.opts.Parallelism, Left: op, Right: sq.plan.build(0, 1), Type: jt, LeftKeys: lk, RightKeys: rk,
 				Output: sub(sc, r).schema(), BuildLeft: sq.kind == subExists})
 		}
 		return op
@@ -666,7 +666,7 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 		l := buildFrom(r.left, part, parts)
 		rr := buildFrom(r.right, 0, 1)
 		lk, rk, resid := splitJoinKeys(pl.joins[r], r.right.lo-r.lo)
-		return st.m(&executor.HashJoin{Left: l, Right: rr, Type: r.jt, LeftKeys: lk, RightKeys: rk, Residual: resid,
+		return st.m(&executor.HashJoin{Workers: p.opts.Parallelism, Left: l, Right: rr, Type: r.jt, LeftKeys: lk, RightKeys: rk, Residual: resid,
 			Output: sub(sc, r).schema()})
 	}
 	q.build = func(part, parts int) executor.Operator { return top(buildFrom(root, part, parts)) }
@@ -675,14 +675,22 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 		// smaller ones it is connected to, smallest first, so that hash
 		// tables are built from small inputs and no cross join is made
 		// while a connected table remains.
-		est := func(i int) float64 {
-			if plans[i] == nil {
+		rows := make([]float64, len(srcs))
+		for i := range srcs {
+			rows[i] = 1e5
+			if plans[i] != nil {
+				rows[i] = sourceRows(plans[i], pl.scans[i], len(pl.semis[i]))
+			}
+		}
+		ndv := func(col int) float64 {
+			src := sc.cols[col].src
+			if src < 0 || plans[src] == nil {
 				return 1e5
 			}
-			return float64(plans[i].Stats.RecordCount) * math.Pow(0.3, float64(len(pl.scans[i])))
+			return math.Min(columnNDV(plans[src], sc.cols[col].field.Name), rows[src])
 		}
 		leafOp := func(r *rel) executor.Operator { return buildFrom(r, 0, 1) }
-		order := greedyOrder(root, pl, est)
+		order := greedyOrder(root, pl, rows, ndv)
 		q.build = func(part, parts int) executor.Operator {
 			return top(buildGreedy(st, sc, order, leafOp))
 		}
@@ -827,7 +835,7 @@ func (p *Planner) pipeline(b *binder, bq *bound, sc *scope, above []expr.Expr, d
 			// A correlated EXISTS usually filters a few outer rows against a
 			// large table: hash the outer side and stream the subquery.
 			buildLeft := sq.kind == subExists && len(lk) > 0
-			return &executor.HashJoin{Left: op, Right: sq.plan.build(0, 1), Type: jt, LeftKeys: lk, RightKeys: rk, Residual: sq.residual, Output: left, BuildLeft: buildLeft}
+			return &executor.HashJoin{Workers: p.opts.Parallelism, Left: op, Right: sq.plan.build(0, 1), Type: jt, LeftKeys: lk, RightKeys: rk, Residual: sq.residual, Output: left, BuildLeft: buildLeft}
 		})
 	}
 	for _, c := range plainConds {
@@ -855,7 +863,7 @@ func (p *Planner) pipeline(b *binder, bq *bound, sc *scope, above []expr.Expr, d
 		}
 		joined := arrow.NewSchema(fields, nil)
 		stages = append(stages, func(op executor.Operator) executor.Operator {
-			return &executor.HashJoin{Left: op, Right: sq.plan.build(0, 1), Type: executor.LeftJoin, LeftKeys: sq.outerKeys, RightKeys: sq.innerKeys, Output: joined}
+			return &executor.HashJoin{Workers: p.opts.Parallelism, Left: op, Right: sq.plan.build(0, 1), Type: executor.LeftJoin, LeftKeys: sq.outerKeys, RightKeys: sq.innerKeys, Output: joined}
 		})
 		col := &expr.Column{Index: in.NumFields(), Name: sq.text, Type: sq.typ}
 		in = joined
@@ -939,7 +947,7 @@ func (p *Planner) pipeline(b *binder, bq *bound, sc *scope, above []expr.Expr, d
 			})
 		}
 		stages = append(stages, func(op executor.Operator) executor.Operator {
-			return &executor.HashAggregate{Input: op, Groups: groups, Aggs: specs, Output: aggSchema}
+			return &executor.HashAggregate{Workers: p.opts.Parallelism, Input: op, Groups: groups, Aggs: specs, Output: aggSchema}
 		})
 		rewrite := func(e expr.Expr, what string) (expr.Expr, error) {
 			if e == nil {
@@ -1081,7 +1089,7 @@ func (p *Planner) pipeline(b *binder, bq *bound, sc *scope, above []expr.Expr, d
 			groups[i] = &expr.Column{Index: i, Name: f.Name, Type: f.Type}
 		}
 		stages = append(stages, func(op executor.Operator) executor.Operator {
-			return &executor.HashAggregate{Input: op, Groups: groups, Output: proj}
+			return &executor.HashAggregate{Workers: p.opts.Parallelism, Input: op, Groups: groups, Output: proj}
 		})
 	}
 	if len(keys) > 0 {
@@ -1408,10 +1416,15 @@ type joinStep struct {
 	conds []expr.Expr
 }
 
-// greedyOrder orders the tables of an inner-join tree: the largest first,
-// then repeatedly the smallest table connected to those joined so far by
-// an equality (a table with no connection only when none is left).
-func greedyOrder(root *rel, pl *placer, est func(int) float64) []joinStep {
+// greedyOrder orders the tables of an inner-join tree. The largest table
+// (by estimated rows after its filters) streams through the joins; then,
+// repeatedly, it joins the table connected by equalities to those joined so
+// far that gives the cheapest step: the fewest estimated result rows plus
+// the rows hashed. A join's result is estimated as the product of the two
+// sides' rows divided, per equality, by the larger distinct-value count of
+// its two columns. A table with no connection comes only when none is left,
+// smallest first.
+func greedyOrder(root *rel, pl *placer, rows []float64, ndv func(col int) float64) []joinStep {
 	var leaves []*rel
 	var conds []expr.Expr
 	var walk func(r *rel)
@@ -1467,31 +1480,59 @@ func greedyOrder(root *rel, pl *placer, est func(int) float64) []joinStep {
 	}
 	start := 0
 	for i, l := range leaves {
-		if est(l.src) > est(leaves[start].src) {
+		if rows[l.src] > rows[leaves[start].src] {
 			start = i
 		}
 	}
 	joined := map[*rel]bool{leaves[start]: true}
 	used := make([]bool, len(conds))
 	steps := []joinStep{{leaf: leaves[start]}}
+	card := rows[leaves[start].src]
+	// Distinct values of the joined columns, capped by the rows joined.
+	dv := map[int]float64{}
+	colNDV := func(e expr.Expr, bound float64) float64 {
+		c, ok := e.(*expr.Column)
+		if !ok {
+			return bound
+		}
+		if d, ok := dv[c.Index]; ok {
+			return math.Min(d, bound)
+		}
+		return math.Min(ndv(c.Index), bound)
+	}
 	for len(joined) < len(leaves) {
 		var best *rel
 		bestConnected := false
+		var bestCost, bestOut float64
 		for _, l := range leaves {
 			if joined[l] {
 				continue
 			}
 			conn := false
+			out := card * rows[l.src]
 			for i, c := range conds {
 				if !used[i] && connects(c, joined, l) {
 					conn = true
-					break
+					cmp := c.(*expr.Compare)
+					lside, rside := cmp.L, cmp.R
+					if within(lside, l.lo, l.hi) {
+						lside, rside = rside, lside
+					}
+					out /= math.Max(math.Max(colNDV(lside, card), colNDV(rside, rows[l.src])), 1)
 				}
 			}
+			cost := out + rows[l.src]
 			switch {
-			case best == nil, conn && !bestConnected, conn == bestConnected && est(l.src) < est(best.src):
-				best, bestConnected = l, conn
+			case best == nil, conn && !bestConnected, conn == bestConnected && cost < bestCost:
+				best, bestConnected, bestCost, bestOut = l, conn, cost, out
 			}
+		}
+		card = math.Max(bestOut, 1)
+		for i := best.lo; i < best.hi; i++ {
+			dv[i] = math.Min(ndv(i), rows[best.src])
+		}
+		for i := range dv {
+			dv[i] = math.Min(dv[i], card)
 		}
 		step := joinStep{leaf: best}
 		for i, c := range conds {
@@ -1562,7 +1603,7 @@ func buildGreedy(st *stmt, sc *scope, steps []joinStep, leafOp func(*rel) execut
 		}
 		add(l)
 		out := arrow.NewSchema(append([]arrow.Field{}, fields...), nil)
-		op = st.m(&executor.HashJoin{Left: op, Right: leafOp(l), Type: executor.InnerJoin, LeftKeys: lk, RightKeys: rk,
+		op = st.m(&executor.HashJoin{Workers: st.p.opts.Parallelism, Left: op, Right: leafOp(l), Type: executor.InnerJoin, LeftKeys: lk, RightKeys: rk,
 			Residual: expr.AndOf(rest), Output: out})
 	}
 	// Back to the scope's column order for everything above.
