@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"iter"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -41,21 +40,32 @@ type Request struct {
 // A Plan is immutable once built and may be read by several goroutines, each
 // reading its own part.
 type Plan struct {
-	req        Request
+	req Request
+	// scan reads the tasks iceberg-go reads (see Open).
 	scan       *table.Scan
 	tasks      []table.FileScanTask
 	schema     *arrow.Schema
 	snapshotID int64
+	// native reads Parquet files without iceberg-go; nil when the
+	// projection holds types only iceberg-go reads.
+	native *nativePlan
 	// Stats about planning.
 	Stats Stats
 }
 
 // Stats are the figures of a planned scan, for EXPLAIN and metrics.
 type Stats struct {
+	// DataFiles is the number of file scan tasks planned, DeleteFiles the
+	// delete files they apply, RecordCount and FileBytes the records and
+	// bytes of their data files.
 	DataFiles   int
 	DeleteFiles int
 	RecordCount int64
 	FileBytes   int64
+	// TotalDataFiles is the number of data files in the snapshot (from its
+	// summary; 0 when the summary does not say): DataFiles of them were
+	// kept by partition and file statistics.
+	TotalDataFiles int64
 }
 
 // NewPlan plans req: it resolves the snapshot, prunes partitions and files
@@ -98,6 +108,9 @@ func NewPlan(ctx context.Context, req Request) (*Plan, error) {
 	p := &Plan{req: req, scan: read}
 	if snap := sc.Snapshot(); snap != nil {
 		p.snapshotID = snap.SnapshotID
+		if snap.Summary != nil {
+			p.Stats.TotalDataFiles, _ = strconv.ParseInt(snap.Summary.Properties["total-data-files"], 10, 64)
+		}
 	} else if req.SnapshotID != 0 {
 		return nil, fmt.Errorf("%w: snapshot %d of table %s", ErrNoSuchSnapshot, req.SnapshotID, strings.Join(req.Table.Identifier(), "."))
 	}
@@ -108,6 +121,16 @@ func NewPlan(ctx context.Context, req Request) (*Plan, error) {
 	p.schema, err = catalog.ArrowSchema(proj)
 	if err != nil {
 		return nil, err
+	}
+	// The schema filters and residuals bind to: the snapshot's, or the
+	// table's current one (a scan selecting every column projects it).
+	snapOpts := []table.ScanOption{table.WithCaseSensitive(true)}
+	if req.SnapshotID != 0 {
+		snapOpts = append(snapOpts, table.WithSnapshotID(req.SnapshotID))
+	}
+	if effective, err := req.Table.Scan(snapOpts...).Projection(); err == nil {
+		// A filter that does not bind is left to iceberg-go to report.
+		p.native, _ = newNativePlan(req.Table, effective, proj, req.Filter, req.BatchSize)
 	}
 	if p.snapshotID != 0 {
 		p.tasks, err = sc.PlanFiles(ctx)
@@ -153,68 +176,6 @@ func (p *Plan) Part(i, n int) []table.FileScanTask {
 		out = append(out, p.tasks[j])
 	}
 	return out
-}
-
-// Open starts reading tasks. The caller must Close the reader.
-func (p *Plan) Open(ctx context.Context, tasks []table.FileScanTask) (*Reader, error) {
-	r := &Reader{schema: p.schema}
-	if len(tasks) == 0 {
-		return r, nil
-	}
-	_, seq, err := p.scan.ReadTasks(ctx, tasks)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", strings.Join(p.req.Table.Identifier(), "."), err)
-	}
-	r.next, r.stop = iter.Pull2(seq)
-	return r, nil
-}
-
-// Reader yields the batches of some tasks of a plan. It is not safe for
-// concurrent use.
-type Reader struct {
-	schema *arrow.Schema
-	next   func() (arrow.RecordBatch, error, bool)
-	stop   func()
-	// Rows and Batches count what the reader returned.
-	Rows, Batches int64
-}
-
-// Next returns the next batch, owned by the caller (who must Release it),
-// or io.EOF at the end of the stream.
-func (r *Reader) Next() (arrow.RecordBatch, error) {
-	for {
-		if r.next == nil {
-			return nil, io.EOF
-		}
-		rec, err, ok := r.next()
-		if !ok {
-			r.Close()
-			return nil, io.EOF
-		}
-		if err != nil {
-			if rec != nil {
-				rec.Release()
-			}
-			return nil, err
-		}
-		if rec.NumRows() == 0 {
-			rec.Release()
-			continue
-		}
-		out := normalize(rec, r.schema)
-		r.Rows += out.NumRows()
-		r.Batches++
-		return out, nil
-	}
-}
-
-// Close stops reading and releases what the reader holds. It is safe to call
-// more than once.
-func (r *Reader) Close() {
-	if r.stop != nil {
-		r.stop()
-		r.stop, r.next = nil, nil
-	}
 }
 
 func hasNestedColumn(sc *iceberg.Schema) bool {

@@ -1,0 +1,16 @@
+package scan
+
+import (
+	"context"
+
+	"github.com/apache/iceberg-go/table"
+)
+
+// OpenWithIceberg reads tasks through iceberg-go's ReadTasks only: the
+// reference the tests compare the scan's own Parquet reader with.
+func OpenWithIceberg(p *Plan, ctx context.Context, tasks []table.FileScanTask) (*Reader, error) {
+	return p.open(ctx, tasks, false)
+}
+
+// ReadsNatively reports whether a plan reads Parquet files itself.
+func ReadsNatively(p *Plan) bool { return p.native != nil }

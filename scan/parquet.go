@@ -1,0 +1,698 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/compute/exprs"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/apache/iceberg-go"
+	icebergio "github.com/apache/iceberg-go/io"
+	"github.com/apache/iceberg-go/table"
+	"github.com/apache/iceberg-go/table/substrait"
+	substraitexpr "github.com/substrait-io/substrait-go/v8/expr"
+)
+
+// errNotNative means a task is one the scan's own Parquet reader does not
+// handle exactly: it is read through iceberg-go instead. It is only
+// returned before any batch of the task was emitted.
+var errNotNative = errors.New("not readable natively")
+
+// defaultBatchSize is iceberg-go's default Arrow batch size for Parquet
+// reads (read.parquet.batch-size).
+const defaultBatchSize = 1 << 17
+
+// nativePlan is what reading Parquet files without iceberg-go needs, fixed
+// when the plan is made and shared read-only by the readers.
+type nativePlan struct {
+	// projected is the Iceberg schema of the batches (before normalization
+	// to the plan's Arrow schema); projectedIDs its leaf field ids.
+	projected    *iceberg.Schema
+	projectedIDs map[int]struct{}
+	// effective is the schema filters and residuals are bound to.
+	effective *iceberg.Schema
+	// tableSchema, props and mapping are the table's current schema,
+	// properties and name mapping (nil when the table has none).
+	tableSchema *iceberg.Schema
+	props       iceberg.Properties
+	mapping     iceberg.NameMapping
+	// filter is the scan's row filter bound to effective; nil for none.
+	filter    iceberg.BooleanExpression
+	batchSize int64
+}
+
+// newNativePlan prepares native reading for a plan, or returns nil when the
+// projection holds something only iceberg-go reads (row lineage, variant and
+// geospatial types).
+func newNativePlan(tbl *table.Table, effective, projected *iceberg.Schema, filter iceberg.BooleanExpression, batchSize int) (*nativePlan, error) {
+	ids := map[int]struct{}{}
+	for _, f := range projected.Fields() {
+		if iceberg.IsMetadataColumn(f.ID) || !nativeType(f.Type) {
+			return nil, nil
+		}
+		collectLeafIDs(f.Type, f.ID, ids)
+	}
+	np := &nativePlan{
+		projected:    projected,
+		projectedIDs: ids,
+		effective:    effective,
+		tableSchema:  tbl.Schema(),
+		props:        tbl.Properties(),
+		mapping:      tbl.NameMapping(),
+		batchSize:    int64(batchSize),
+	}
+	if np.batchSize <= 0 {
+		np.batchSize = int64(np.props.GetInt(table.ParquetBatchSizeKey, defaultBatchSize))
+		if np.batchSize <= 0 {
+			np.batchSize = defaultBatchSize
+		}
+	}
+	if filter != nil && !filter.Equals(iceberg.AlwaysTrue{}) {
+		bound, err := iceberg.BindExpr(effective, filter, true)
+		if err != nil {
+			return nil, err
+		}
+		np.filter = bound
+	}
+	return np, nil
+}
+
+// nativeType reports whether values of t are read natively.
+func nativeType(t iceberg.Type) bool {
+	switch t := t.(type) {
+	case *iceberg.StructType:
+		for _, f := range t.FieldList {
+			if !nativeType(f.Type) {
+				return false
+			}
+		}
+		return true
+	case *iceberg.ListType:
+		return nativeType(t.Element)
+	case *iceberg.MapType:
+		return nativeType(t.KeyType) && nativeType(t.ValueType)
+	case iceberg.BooleanType, iceberg.Int32Type, iceberg.Int64Type, iceberg.Float32Type, iceberg.Float64Type,
+		iceberg.DecimalType, iceberg.DateType, iceberg.TimeType, iceberg.TimestampType, iceberg.TimestampTzType,
+		iceberg.TimestampNsType, iceberg.TimestampTzNsType, iceberg.StringType, iceberg.UUIDType,
+		iceberg.FixedType, iceberg.BinaryType:
+		return true
+	}
+	return false
+}
+
+// collectLeafIDs adds the field ids of the primitive leaves of a field.
+func collectLeafIDs(t iceberg.Type, id int, ids map[int]struct{}) {
+	switch t := t.(type) {
+	case *iceberg.StructType:
+		for _, f := range t.FieldList {
+			collectLeafIDs(f.Type, f.ID, ids)
+		}
+	case *iceberg.ListType:
+		collectLeafIDs(t.Element, t.ElementID, ids)
+	case *iceberg.MapType:
+		collectLeafIDs(t.KeyType, t.KeyID, ids)
+		collectLeafIDs(t.ValueType, t.ValueID, ids)
+	default:
+		ids[id] = struct{}{}
+	}
+}
+
+// taskFilter is the row filter of a task, bound to the effective schema:
+// the task's residual (the filter simplified with the file's partition)
+// when planning computed one, else the scan's filter. Nil means none.
+func (np *nativePlan) taskFilter(task table.FileScanTask) (iceberg.BooleanExpression, error) {
+	f := np.filter
+	if task.Residual != nil {
+		bound, unbound, err := boundState(task.Residual)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case bound && unbound:
+			return nil, fmt.Errorf("%w: residual mixes bound and unbound predicates", errNotNative)
+		case unbound:
+			if f, err = iceberg.BindExpr(np.effective, task.Residual, true); err != nil {
+				return nil, err
+			}
+		default:
+			f = task.Residual
+		}
+	}
+	if f == nil || f.Equals(iceberg.AlwaysTrue{}) {
+		return nil, nil
+	}
+	return f, nil
+}
+
+// boundState reports whether e holds bound and unbound predicates.
+func boundState(e iceberg.BooleanExpression) (bound, unbound bool, err error) {
+	st, err := iceberg.VisitExpr(e, bindingVisitor{})
+	return st[0], st[1], err
+}
+
+type bindingVisitor struct{}
+
+func (bindingVisitor) VisitTrue() [2]bool         { return [2]bool{} }
+func (bindingVisitor) VisitFalse() [2]bool        { return [2]bool{} }
+func (bindingVisitor) VisitNot(c [2]bool) [2]bool { return c }
+func (bindingVisitor) VisitAnd(l, r [2]bool) [2]bool {
+	return [2]bool{l[0] || r[0], l[1] || r[1]}
+}
+func (bindingVisitor) VisitOr(l, r [2]bool) [2]bool {
+	return [2]bool{l[0] || r[0], l[1] || r[1]}
+}
+func (bindingVisitor) VisitUnbound(iceberg.UnboundPredicate) [2]bool { return [2]bool{false, true} }
+func (bindingVisitor) VisitBound(iceberg.BoundPredicate) [2]bool     { return [2]bool{true, false} }
+
+// nativeTask reports whether a task may be read natively at all: a
+// Parquet data file without delete files or encryption.
+func nativeTask(task table.FileScanTask) bool {
+	return task.File.FileFormat() == iceberg.ParquetFile &&
+		len(task.DeleteFiles) == 0 && len(task.EqualityDeleteFiles) == 0 && len(task.DeletionVectorFiles) == 0 &&
+		len(task.File.KeyMetadata()) == 0
+}
+
+// parquetColumn is what the statistics test needs of a leaf column.
+type parquetColumn struct {
+	physical parquet.Type
+	repeated bool
+}
+
+// fileRead is one task being read natively.
+type fileRead struct {
+	np     *nativePlan
+	task   table.FileScanTask
+	pr     *file.Reader
+	fr     *pqarrow.FileReader
+	leaves []int
+	// schema is the Arrow schema of the leaves read, as pqarrow yields it;
+	// iceSchema its Iceberg form, with the file's field ids.
+	schema    *arrow.Schema
+	iceSchema *iceberg.Schema
+	// mapping resolves names to ids for a file without field ids.
+	mapping iceberg.NameMapping
+	// record filters rows (nil: no filter); drop means no row matches.
+	record *recordFilter
+	drop   bool
+	groups *rowGroupFilter
+}
+
+// recordFilter is a row filter compiled for one file schema.
+type recordFilter struct {
+	ext  exprs.ExtensionIDSet
+	expr substraitexpr.Expression
+}
+
+// openFile opens a task's file and prepares reading it. It returns an
+// error wrapping errNotNative when the task is one iceberg-go must read.
+// The caller must close the returned fileRead.
+func (np *nativePlan) openFile(ctx context.Context, fs icebergio.IO, task table.FileScanTask) (_ *fileRead, err error) {
+	filter, err := np.taskFilter(task)
+	if err != nil {
+		return nil, err
+	}
+	f, err := fs.Open(task.File.FilePath())
+	if err != nil {
+		return nil, err
+	}
+	pr, err := file.NewParquetReader(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open parquet file %s: %w", task.File.FilePath(), err)
+	}
+	fr := &fileRead{np: np, task: task, pr: pr}
+	defer func() {
+		if err != nil {
+			fr.close()
+		}
+	}()
+	mem := compute.GetAllocator(ctx)
+	fr.fr, err = pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: np.batchSize}, mem)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errNotNative, err)
+	}
+
+	needed := make(map[int]struct{}, len(np.projectedIDs))
+	for id := range np.projectedIDs {
+		needed[id] = struct{}{}
+	}
+	if filter != nil {
+		ids, err := iceberg.ExtractFieldIDs(filter)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			needed[id] = struct{}{}
+		}
+	}
+	leafIDs, mapping, err := fr.leafFieldIDs()
+	if err != nil {
+		return nil, err
+	}
+	fr.mapping = mapping
+	for col, id := range leafIDs {
+		if _, ok := needed[id]; ok {
+			fr.leaves = append(fr.leaves, col)
+		}
+	}
+	if len(fr.leaves) == 0 {
+		// Nothing to decode tells no row count; leave it to iceberg-go.
+		return nil, fmt.Errorf("%w: no column of %s is read", errNotNative, task.File.FilePath())
+	}
+	if err := fr.resolveSchema(ctx); err != nil {
+		return nil, err
+	}
+	if err := fr.compileFilter(filter, leafIDs); err != nil {
+		return nil, err
+	}
+	return fr, nil
+}
+
+func (fr *fileRead) close() {
+	if fr.pr != nil {
+		fr.pr.Close()
+	}
+}
+
+// leafFieldIDs maps each leaf column of the file to its Iceberg field id
+// (absent when it has none). Field ids written in the file decide; a file
+// without them is matched by name, through the table's name mapping or,
+// without one, the names of the scan's schema. mapping is the name mapping
+// used, nil when the file carries field ids.
+func (fr *fileRead) leafFieldIDs() (ids map[int]int, mapping iceberg.NameMapping, err error) {
+	hasIDs := false
+	for i := range fr.fr.Manifest.Fields {
+		if anyFieldID(&fr.fr.Manifest.Fields[i]) {
+			hasIDs = true
+			break
+		}
+	}
+	if !hasIDs {
+		mapping = fr.np.mapping
+		if mapping == nil {
+			mapping = fr.np.effective.NameMapping()
+		}
+	}
+	ids = map[int]int{}
+	var root *iceberg.MappedField
+	if mapping != nil {
+		root = &iceberg.MappedField{Fields: mapping}
+	}
+	for i := range fr.fr.Manifest.Fields {
+		sf := &fr.fr.Manifest.Fields[i]
+		mapLeafIDs(sf, childMapping(root, sf.Field.Name), ids)
+	}
+	return ids, mapping, nil
+}
+
+// fieldID is the Parquet field id pqarrow records on a field, or -1.
+func fieldID(f *arrow.Field) int {
+	if f == nil || !f.HasMetadata() {
+		return -1
+	}
+	v, ok := f.Metadata.GetValue("PARQUET:field_id")
+	if !ok {
+		return -1
+	}
+	id, err := strconv.Atoi(v)
+	if err != nil || id <= 0 {
+		return -1
+	}
+	return id
+}
+
+func anyFieldID(sf *pqarrow.SchemaField) bool {
+	if fieldID(sf.Field) > 0 {
+		return true
+	}
+	for i := range sf.Children {
+		if anyFieldID(&sf.Children[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+func childMapping(m *iceberg.MappedField, name string) *iceberg.MappedField {
+	if m == nil {
+		return nil
+	}
+	return m.GetField(name)
+}
+
+// mapLeafIDs records the field id of every leaf under sf. m is the name
+// mapping of sf (nil for none).
+func mapLeafIDs(sf *pqarrow.SchemaField, m *iceberg.MappedField, ids map[int]int) {
+	if sf.IsLeaf() {
+		id := fieldID(sf.Field)
+		if id < 0 && m != nil && m.FieldID != nil {
+			id = *m.FieldID
+		}
+		if id > 0 {
+			ids[sf.ColIndex] = id
+		}
+		return
+	}
+	switch sf.Field.Type.ID() {
+	case arrow.LIST, arrow.LARGE_LIST, arrow.FIXED_SIZE_LIST:
+		// The element, whatever the writer named it.
+		var em *iceberg.MappedField
+		if m != nil && len(m.Fields) == 1 {
+			em = &m.Fields[0]
+		} else {
+			em = childMapping(m, "element")
+		}
+		for i := range sf.Children {
+			mapLeafIDs(&sf.Children[i], em, ids)
+		}
+	case arrow.MAP:
+		// One key_value struct of key and value.
+		for i := range sf.Children {
+			kv := &sf.Children[i]
+			for j := range kv.Children {
+				name := "key"
+				if j == 1 {
+					name = "value"
+				}
+				mapLeafIDs(&kv.Children[j], childMapping(m, name), ids)
+			}
+		}
+	default:
+		for i := range sf.Children {
+			c := &sf.Children[i]
+			mapLeafIDs(c, childMapping(m, c.Field.Name), ids)
+		}
+	}
+}
+
+// resolveSchema finds the Arrow schema pqarrow yields for the selected
+// leaves (without reading any row group) and its Iceberg form, and checks
+// that batches of it project onto the plan's schema.
+func (fr *fileRead) resolveSchema(ctx context.Context) error {
+	readers, sc, err := fr.fr.GetFieldReaders(ctx, fr.leaves, []int{})
+	for _, r := range readers {
+		if r != nil {
+			r.Release()
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %v", errNotNative, err)
+	}
+	fr.schema = sc
+	fr.iceSchema, err = table.ArrowSchemaToIcebergWithOptions(sc, table.ArrowToIcebergOptions{
+		NameMapping:     fr.mapping,
+		TableSchema:     fr.np.tableSchema,
+		TableProperties: fr.np.props,
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %v", errNotNative, err)
+	}
+	// An empty batch goes through the same projection as the data will, so
+	// a file whose schema does not map fails here, before any row is read.
+	cols := emptyColumns(compute.GetAllocator(ctx), sc)
+	empty := array.NewRecordBatch(sc, cols, 0)
+	for _, c := range cols {
+		c.Release()
+	}
+	defer empty.Release()
+	out, err := fr.project(ctx, empty)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errNotNative, err)
+	}
+	out.Release()
+	return nil
+}
+
+func emptyColumns(mem memory.Allocator, sc *arrow.Schema) []arrow.Array {
+	cols := make([]arrow.Array, sc.NumFields())
+	for i, f := range sc.Fields() {
+		cols[i] = array.MakeArrayOfNull(mem, f.Type, 0)
+	}
+	return cols
+}
+
+// compileFilter prepares the row filter and the row-group statistics test
+// of a task for this file, as iceberg-go does: the filter is translated to
+// the file's field names (a predicate on a column the file lacks becomes
+// true or false), bound to the file's schema and compiled to Substrait.
+func (fr *fileRead) compileFilter(filter iceberg.BooleanExpression, leafIDs map[int]int) error {
+	if filter == nil {
+		return nil
+	}
+	translated, extracts, err := iceberg.TranslateColumnNamesForScan(filter, fr.iceSchema)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errNotNative, err)
+	}
+	if len(extracts) > 0 {
+		return fmt.Errorf("%w: variant extracts in the filter", errNotNative)
+	}
+	switch {
+	case translated.Equals(iceberg.AlwaysFalse{}):
+		fr.drop = true
+		return nil
+	case translated.Equals(iceberg.AlwaysTrue{}):
+		return nil
+	}
+	bound, err := iceberg.BindExpr(fr.iceSchema, translated, true)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errNotNative, err)
+	}
+	reg, ex, err := substrait.ConvertExpr(fr.iceSchema, bound, true)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errNotNative, err)
+	}
+	fr.record = &recordFilter{ext: exprs.NewExtensionSetDefault(*reg), expr: ex}
+
+	// Statistics describe the file's values; a column the file lacks but
+	// whose field has an initial default reads as that default, so such a
+	// filter is not tested against statistics (iceberg-go does the same).
+	ids, err := iceberg.ExtractFieldIDs(filter)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, inFile := fr.iceSchema.FindFieldByID(id); inFile {
+			continue
+		}
+		if f, ok := fr.np.effective.FindFieldByID(id); ok && f.InitialDefault != nil {
+			return nil
+		}
+	}
+	columns := map[int]statColumn{}
+	descr := fr.pr.MetaData().Schema
+	for col, id := range leafIDs {
+		f, ok := fr.iceSchema.FindFieldByID(id)
+		if !ok {
+			continue
+		}
+		sf, err := fr.fr.Manifest.GetColumnField(col)
+		if err != nil {
+			continue
+		}
+		c := descr.Column(col)
+		columns[id] = statColumnFor(col, parquetColumn{physical: c.PhysicalType(), repeated: c.MaxRepetitionLevel() > 0}, sf.Field.Type, f.Type)
+	}
+	fr.groups, err = newRowGroupFilter(bound, columns)
+	return err
+}
+
+// rowGroupPlan is the decision for one row group of a task.
+type rowGroupPlan struct {
+	index  int
+	filter bool // rows must be filtered (statistics do not prove they all match)
+}
+
+// planRowGroups picks the row groups of the task's byte range and tests
+// them against the statistics, counting what is read and skipped.
+func (fr *fileRead) planRowGroups(st *counters) ([]rowGroupPlan, error) {
+	md := fr.pr.MetaData()
+	n := fr.pr.NumRowGroups()
+	inRange := func(int) bool { return true }
+	task := fr.task
+	if task.Start != 0 || (task.Length != 0 && task.Length != task.File.FileSizeBytes()) {
+		size := md.GetSourceFileSize()
+		start, length := task.Start, task.Length
+		if size > 0 && start >= 0 && start <= size && length > size-start {
+			length = size - start
+		}
+		if start < 0 || length <= 0 || (size > 0 && start > size) {
+			return nil, fmt.Errorf("invalid byte range %d+%d of %s (%d bytes)", task.Start, task.Length, task.File.FilePath(), size)
+		}
+		offsets := task.File.SplitOffsets()
+		if !validOffsets(offsets, n, size) {
+			offsets = make([]int64, n)
+			for i := range offsets {
+				offsets[i] = rowGroupOffset(md.RowGroup(i))
+			}
+		}
+		inRange = func(i int) bool { return offsets[i] >= start && offsets[i] < start+length }
+	}
+	var out []rowGroupPlan
+	for i := 0; i < n; i++ {
+		if !inRange(i) {
+			continue
+		}
+		rg := md.RowGroup(i)
+		v := rowsMightMatch
+		switch {
+		case fr.drop:
+			v = rowsCannotMatch
+		case fr.record == nil:
+			v = rowsMustMatch
+		default:
+			v = fr.groups.eval(rg)
+		}
+		bytes := fr.chunkBytes(rg)
+		if v == rowsCannotMatch {
+			st.rowGroupsSkipped.Add(1)
+			st.bytesSkipped.Add(bytes)
+			continue
+		}
+		st.rowGroups.Add(1)
+		st.bytesRead.Add(bytes)
+		out = append(out, rowGroupPlan{index: i, filter: v == rowsMightMatch})
+	}
+	return out, nil
+}
+
+// chunkBytes is the compressed size of the chunks of the leaves read.
+func (fr *fileRead) chunkBytes(rg *metadata.RowGroupMetaData) int64 {
+	var n int64
+	for _, col := range fr.leaves {
+		if cc, err := rg.ColumnChunk(col); err == nil {
+			n += cc.TotalCompressedSize()
+		}
+	}
+	return n
+}
+
+func validOffsets(offsets []int64, n int, size int64) bool {
+	if len(offsets) != n {
+		return false
+	}
+	for i, o := range offsets {
+		if o < 0 || (size > 0 && o >= size) || (i > 0 && o <= offsets[i-1]) {
+			return false
+		}
+	}
+	return true
+}
+
+// rowGroupOffset is where a row group starts: the first page of its first
+// column chunk (what Iceberg writers record as split offsets).
+func rowGroupOffset(rg *metadata.RowGroupMetaData) int64 {
+	if rg.NumColumns() > 0 {
+		if cc, err := rg.ColumnChunk(0); err == nil {
+			off := cc.DataPageOffset()
+			if cc.HasDictionaryPage() {
+				if d := cc.DictionaryPageOffset(); d >= 0 && (off < 0 || d < off) {
+					off = d
+				}
+			}
+			if off >= 0 {
+				return off
+			}
+		}
+	}
+	return rg.FileOffset()
+}
+
+// read decodes the planned row groups and emits the task's batches, on
+// the plan's schema. emit takes ownership of a batch and reports false to
+// stop.
+func (fr *fileRead) read(ctx context.Context, groups []rowGroupPlan, schema *arrow.Schema, st *counters, emit func(arrow.RecordBatch) bool) error {
+	// Consecutive row groups that need the same treatment are read by one
+	// record reader.
+	for len(groups) > 0 {
+		n := 1
+		for n < len(groups) && groups[n].filter == groups[0].filter {
+			n++
+		}
+		idx := make([]int, n)
+		for i := range idx {
+			idx[i] = groups[i].index
+		}
+		filter := groups[0].filter
+		groups = groups[n:]
+		stop, err := fr.readGroups(ctx, idx, filter, schema, st, emit)
+		if err != nil || stop {
+			return err
+		}
+	}
+	return nil
+}
+
+func (fr *fileRead) readGroups(ctx context.Context, groups []int, filter bool, schema *arrow.Schema, st *counters, emit func(arrow.RecordBatch) bool) (stop bool, err error) {
+	rr, err := fr.fr.GetRecordReader(ctx, fr.leaves, groups)
+	if err != nil {
+		return false, err
+	}
+	defer rr.Release()
+	if !rr.Schema().Equal(fr.schema) {
+		return false, fmt.Errorf("parquet file %s read as %s, expected %s", fr.task.File.FilePath(), rr.Schema(), fr.schema)
+	}
+	for rr.Next() {
+		if err := ctx.Err(); err != nil {
+			return false, context.Cause(ctx)
+		}
+		rec := rr.RecordBatch()
+		st.rows.Add(rec.NumRows())
+		rec.Retain()
+		if filter {
+			if rec, err = fr.filterRows(ctx, rec); err != nil {
+				return false, err
+			}
+		}
+		if rec.NumRows() == 0 {
+			rec.Release()
+			continue
+		}
+		out, err := fr.project(ctx, rec)
+		rec.Release()
+		if err != nil {
+			return false, err
+		}
+		if !emit(normalize(out, schema)) {
+			return true, nil
+		}
+	}
+	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
+		return false, fmt.Errorf("read %s: %w", fr.task.File.FilePath(), err)
+	}
+	return false, nil
+}
+
+// filterRows keeps the rows of rec that satisfy the record filter. It takes
+// ownership of rec.
+func (fr *fileRead) filterRows(ctx context.Context, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
+	defer rec.Release()
+	ctx = exprs.WithExtensionIDSet(ctx, fr.record.ext)
+	in := compute.NewDatumWithoutOwning(rec)
+	mask, err := exprs.ExecuteScalarExpression(ctx, rec.Schema(), fr.record.expr, in)
+	if err != nil {
+		return nil, fmt.Errorf("filter %s: %w", fr.task.File.FilePath(), err)
+	}
+	defer mask.Release()
+	out, err := compute.Filter(ctx, in, mask, *compute.DefaultFilterOptions())
+	if err != nil {
+		return nil, fmt.Errorf("filter %s: %w", fr.task.File.FilePath(), err)
+	}
+	return out.(*compute.RecordDatum).Value, nil
+}
+
+// project turns a batch of the file's columns into one of the projected
+// Iceberg schema: columns the file lacks become NULL (or their initial
+// default) and promoted types are cast, as iceberg-go does.
+func (fr *fileRead) project(ctx context.Context, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
+	return table.ToRequestedSchema(ctx, fr.np.projected, fr.iceSchema, rec, table.SchemaOptions{TableProperties: fr.np.props})
+}

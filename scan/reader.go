@@ -1,0 +1,297 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	icebergio "github.com/apache/iceberg-go/io"
+	"github.com/apache/iceberg-go/table"
+)
+
+// ReadStats are the figures of what a Reader read, for EXPLAIN ANALYZE and
+// metrics.
+type ReadStats struct {
+	// Files is the number of data file tasks read; a file split into byte
+	// ranges counts once per range.
+	Files int64
+	// FallbackFiles is how many of them iceberg-go read (tasks with delete
+	// files, or files the scan's own reader does not handle); their row
+	// groups and bytes are not counted below.
+	FallbackFiles int64
+	// RowGroups is the number of row groups read; RowGroupsSkipped those
+	// whose column statistics prove that no row matches the filter.
+	RowGroups, RowGroupsSkipped int64
+	// BytesRead and BytesSkipped are the compressed sizes of the column
+	// chunks of the read and skipped row groups, counting only the columns
+	// the scan needs.
+	BytesRead, BytesSkipped int64
+	// RowsRead is the number of rows decoded, before the row filter.
+	RowsRead int64
+}
+
+// counters are a Reader's figures while its workers update them.
+type counters struct {
+	files, fallbackFiles          atomic.Int64
+	rowGroups, rowGroupsSkipped   atomic.Int64
+	bytesRead, bytesSkipped, rows atomic.Int64
+}
+
+func (c *counters) snapshot() ReadStats {
+	return ReadStats{
+		Files:            c.files.Load(),
+		FallbackFiles:    c.fallbackFiles.Load(),
+		RowGroups:        c.rowGroups.Load(),
+		RowGroupsSkipped: c.rowGroupsSkipped.Load(),
+		BytesRead:        c.bytesRead.Load(),
+		BytesSkipped:     c.bytesSkipped.Load(),
+		RowsRead:         c.rows.Load(),
+	}
+}
+
+// unit is work for one worker: one task read natively, or a run of
+// consecutive tasks read through iceberg-go. Its batches go out in order on
+// out, which the worker closes when the unit ends (after setting err).
+type unit struct {
+	tasks  []table.FileScanTask
+	native bool
+	out    chan arrow.RecordBatch
+	err    error
+}
+
+// unitBuffer is how many decoded batches a worker may have ready ahead of
+// the consumer.
+const unitBuffer = 2
+
+// errReaderClosed is the cause of a Reader's context once it is closed.
+var errReaderClosed = errors.New("scan reader closed")
+
+// Reader yields the batches of some tasks of a plan, in task order. Up to
+// the plan's Concurrency files are decoded at once by worker goroutines that
+// Open starts and Close (or the end of the stream) stops. A Reader is not
+// safe for concurrent use, except Stats.
+type Reader struct {
+	schema *arrow.Schema
+	plan   *Plan
+	fs     icebergio.IO
+	limit  int64
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	wg     sync.WaitGroup
+	units  []*unit
+	next   atomic.Int64 // the next unit a worker takes
+	cur    int          // the unit Next reads from
+	st     counters
+
+	err    error
+	done   bool
+	closed bool
+
+	// Rows and Batches count what the reader returned.
+	Rows, Batches int64
+}
+
+// Open starts reading tasks. The caller must Close the reader.
+func (p *Plan) Open(ctx context.Context, tasks []table.FileScanTask) (*Reader, error) {
+	return p.open(ctx, tasks, p.native != nil)
+}
+
+// open starts reading tasks, natively where possible when native is set.
+func (p *Plan) open(ctx context.Context, tasks []table.FileScanTask, native bool) (*Reader, error) {
+	r := &Reader{schema: p.schema, plan: p, limit: p.req.Limit}
+	if len(tasks) == 0 {
+		r.done = true
+		return r, nil
+	}
+	if native {
+		fs, err := p.req.Table.FS(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", strings.Join(p.req.Table.Identifier(), "."), err)
+		}
+		r.fs = fs
+	}
+	for _, t := range tasks {
+		if native && nativeTask(t) {
+			r.units = append(r.units, &unit{tasks: []table.FileScanTask{t}, native: true})
+			continue
+		}
+		if n := len(r.units); n > 0 && !r.units[n-1].native {
+			r.units[n-1].tasks = append(r.units[n-1].tasks, t)
+			continue
+		}
+		r.units = append(r.units, &unit{tasks: []table.FileScanTask{t}})
+	}
+	for _, u := range r.units {
+		u.out = make(chan arrow.RecordBatch, unitBuffer)
+	}
+	r.ctx, r.cancel = context.WithCancelCause(ctx)
+	workers := p.req.Concurrency
+	if workers <= 0 {
+		workers = 2
+	}
+	workers = min(workers, len(r.units))
+	r.wg.Add(workers)
+	for range workers {
+		go r.work()
+	}
+	return r, nil
+}
+
+// work runs units in order until none is left or the reader is closed.
+func (r *Reader) work() {
+	defer r.wg.Done()
+	for r.ctx.Err() == nil {
+		i := int(r.next.Add(1) - 1)
+		if i >= len(r.units) {
+			return
+		}
+		u := r.units[i]
+		u.err = r.run(u)
+		close(u.out)
+	}
+}
+
+// run reads one unit's tasks into its channel.
+func (r *Reader) run(u *unit) error {
+	emit := func(rec arrow.RecordBatch) bool {
+		select {
+		case u.out <- rec:
+			return true
+		case <-r.ctx.Done():
+			rec.Release()
+			return false
+		}
+	}
+	if u.native {
+		err := r.readNative(u.tasks[0], emit)
+		if !errors.Is(err, errNotNative) {
+			return err
+		}
+	}
+	return r.readFallback(u.tasks, emit)
+}
+
+func (r *Reader) readNative(task table.FileScanTask, emit func(arrow.RecordBatch) bool) error {
+	fr, err := r.plan.native.openFile(r.ctx, r.fs, task)
+	if err != nil {
+		return err
+	}
+	defer fr.close()
+	r.st.files.Add(1)
+	groups, err := fr.planRowGroups(&r.st)
+	if err != nil {
+		return err
+	}
+	return fr.read(r.ctx, groups, r.schema, &r.st, emit)
+}
+
+// readFallback reads tasks through iceberg-go.
+func (r *Reader) readFallback(tasks []table.FileScanTask, emit func(arrow.RecordBatch) bool) error {
+	r.st.files.Add(int64(len(tasks)))
+	r.st.fallbackFiles.Add(int64(len(tasks)))
+	_, seq, err := r.plan.scan.ReadTasks(r.ctx, tasks)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", strings.Join(r.plan.req.Table.Identifier(), "."), err)
+	}
+	for rec, err := range seq {
+		if err != nil {
+			if rec != nil {
+				rec.Release()
+			}
+			return err
+		}
+		if rec.NumRows() == 0 {
+			rec.Release()
+			continue
+		}
+		if !emit(normalize(rec, r.schema)) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// Next returns the next batch, owned by the caller (who must Release it),
+// or io.EOF at the end of the stream. Batches are never empty.
+func (r *Reader) Next() (arrow.RecordBatch, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	for !r.done && !r.closed && r.cur < len(r.units) {
+		u := r.units[r.cur]
+		var (
+			rec arrow.RecordBatch
+			ok  bool
+		)
+		select {
+		case rec, ok = <-u.out:
+		case <-r.ctx.Done():
+			r.err = context.Cause(r.ctx)
+			r.Close()
+			return nil, r.err
+		}
+		if !ok {
+			if u.err != nil {
+				r.err = u.err
+				r.Close()
+				return nil, r.err
+			}
+			r.cur++
+			continue
+		}
+		if r.limit > 0 && r.Rows+rec.NumRows() >= r.limit {
+			if n := r.limit - r.Rows; n < rec.NumRows() {
+				sliced := rec.NewSlice(0, n)
+				rec.Release()
+				rec = sliced
+			}
+			r.done = true
+		}
+		r.Rows += rec.NumRows()
+		r.Batches++
+		if r.done {
+			r.Close()
+		}
+		return rec, nil
+	}
+	r.Close()
+	return nil, io.EOF
+}
+
+// Close stops reading and releases what the reader holds. It is safe to call
+// more than once; Stats stays readable.
+func (r *Reader) Close() {
+	if r.closed {
+		return
+	}
+	r.closed = true
+	if r.cancel == nil {
+		return
+	}
+	r.cancel(errReaderClosed)
+	r.wg.Wait()
+	for _, u := range r.units {
+	drain:
+		for {
+			select {
+			case rec, ok := <-u.out:
+				if !ok {
+					break drain
+				}
+				rec.Release()
+			default:
+				break drain
+			}
+		}
+	}
+}
+
+// Stats returns the reader's figures so far: final once the stream ended or
+// the reader is closed. It may be called from any goroutine.
+func (r *Reader) Stats() ReadStats { return r.st.snapshot() }
