@@ -47,6 +47,11 @@ type HashJoin struct {
 	// once, for inner, left, semi and anti joins with keys; 0 or 1 probes
 	// in the calling goroutine. Output order then varies from run to run.
 	Workers int
+	// Publish, when set, makes the join read its whole left input first
+	// and publish the left keys to that set, which a KeyFilter in the right
+	// input waits for. Only for inner, left, semi and anti joins, where
+	// right rows that match no left row do not count.
+	Publish *KeySet
 
 	ctx          context.Context
 	build        arrow.RecordBatch
@@ -58,6 +63,7 @@ type HashJoin struct {
 	tailDone     bool
 	pending      []arrow.RecordBatch
 	par          *parallelProbe
+	buffered     []arrow.RecordBatch // the left input, read ahead to publish its keys
 }
 
 var _ Operator = (*HashJoin)(nil)
@@ -197,6 +203,11 @@ func (j *HashJoin) Next() (arrow.RecordBatch, error) {
 		return j.semiBuildLeft()
 	}
 	if j.build == nil {
+		if j.Publish != nil {
+			if err := j.publishLeft(); err != nil {
+				return nil, err
+			}
+		}
 		if err := j.buildSide(); err != nil {
 			return nil, err
 		}
@@ -214,7 +225,7 @@ func (j *HashJoin) Next() (arrow.RecordBatch, error) {
 			return r, nil
 		}
 		if !j.leftDone {
-			in, err := j.Left.Next()
+			in, err := j.nextLeft()
 			if err == io.EOF {
 				j.leftDone = true
 				continue
@@ -416,6 +427,10 @@ func (j *HashJoin) Close() error {
 		j.par.stop()
 		j.par = nil
 	}
+	for _, r := range j.buffered {
+		r.Release()
+	}
+	j.buffered = nil
 	for _, r := range j.pending {
 		r.Release()
 	}
@@ -551,4 +566,56 @@ func (j *HashJoin) semiBuildLeft() (arrow.RecordBatch, error) {
 		return nil, io.EOF
 	}
 	return j.takeLeft(left, rows)
+}
+
+// publishLeft reads the whole left input into j.buffered and publishes its
+// keys.
+func (j *HashJoin) publishLeft() error {
+	for {
+		b, err := j.Left.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		j.buffered = append(j.buffered, b)
+		if err := checkMemory(j.ctx, "the left side of a join"); err != nil {
+			return err
+		}
+	}
+	ls := j.Left.Schema()
+	var all arrow.RecordBatch
+	if len(j.buffered) == 0 {
+		all = array.NewRecordBatch(ls, emptyColumns(j.ctx, ls), 0)
+	} else {
+		var err error
+		if all, err = concatBatches(j.ctx, ls, j.buffered); err != nil {
+			return err
+		}
+	}
+	for _, b := range j.buffered {
+		b.Release()
+	}
+	j.buffered = nil
+	if all.NumRows() > 0 {
+		all.Retain()
+		j.buffered = []arrow.RecordBatch{all}
+	}
+	defer all.Release()
+	return j.Publish.publish(j.ctx, j.LeftKeys, all)
+}
+
+// nextLeft is the next left batch: from the read-ahead buffer when the join
+// publishes its keys, else from the left input.
+func (j *HashJoin) nextLeft() (arrow.RecordBatch, error) {
+	if j.Publish == nil {
+		return j.Left.Next()
+	}
+	if len(j.buffered) == 0 {
+		return nil, io.EOF
+	}
+	b := j.buffered[0]
+	j.buffered = j.buffered[1:]
+	return b, nil
 }

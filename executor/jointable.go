@@ -101,17 +101,30 @@ func (t *joinTable) size(keyLen int) int64 {
 // are equal, for the rows of rec evaluated with keys (which have the build
 // keys' types).
 func (t *joinTable) probe(ctx context.Context, keys []expr.Expr, rec arrow.RecordBatch, li, ri []int32) ([]int32, []int32, error) {
-	writers, release, err := keyWriters(ctx, keys, rec)
-	if err != nil {
-		return li, ri, err
-	}
-	defer release()
-	n := int(rec.NumRows())
-	emit := func(l int, r int32) {
+	err := t.lookup(ctx, keys, rec, func(l int, r int32) {
 		for ; r >= 0; r = t.next[r] {
 			li, ri = append(li, int32(l)), append(ri, r)
 		}
+	})
+	return li, ri, err
+}
+
+// contains reports, per row of rec, whether its keys are in the table.
+func (t *joinTable) contains(ctx context.Context, keys []expr.Expr, rec arrow.RecordBatch) ([]bool, error) {
+	found := make([]bool, rec.NumRows())
+	err := t.lookup(ctx, keys, rec, func(l int, _ int32) { found[l] = true })
+	return found, err
+}
+
+// lookup calls hit with each row of rec whose keys are in the table and the
+// last build row with those keys.
+func (t *joinTable) lookup(ctx context.Context, keys []expr.Expr, rec arrow.RecordBatch, hit func(l int, r int32)) error {
+	writers, release, err := keyWriters(ctx, keys, rec)
+	if err != nil {
+		return err
 	}
+	defer release()
+	n := int(rec.NumRows())
 	switch {
 	case t.strs != nil:
 		arr := writers[0].col.(*array.String)
@@ -120,15 +133,11 @@ func (t *joinTable) probe(ctx context.Context, keys []expr.Expr, rec arrow.Recor
 				continue
 			}
 			if r, ok := t.strs[arr.Value(l)]; ok {
-				emit(l, r)
+				hit(l, r)
 			}
 		}
 	case t.ints != nil:
 		col := writers[0].col
-		v, err := orderedInts(col)
-		if err != nil {
-			return li, ri, err
-		}
 		if vals, ok := col.(*array.Int64); ok {
 			raw := vals.Int64Values()
 			for l := 0; l < n; l++ {
@@ -136,17 +145,21 @@ func (t *joinTable) probe(ctx context.Context, keys []expr.Expr, rec arrow.Recor
 					continue
 				}
 				if r, ok := t.ints[raw[l]]; ok {
-					emit(l, r)
+					hit(l, r)
 				}
 			}
-			break
+			return nil
+		}
+		v, err := orderedInts(col)
+		if err != nil {
+			return err
 		}
 		for l := 0; l < n; l++ {
 			if col.IsNull(l) {
 				continue
 			}
 			if r, ok := t.ints[v(l)]; ok {
-				emit(l, r)
+				hit(l, r)
 			}
 		}
 	default:
@@ -157,11 +170,11 @@ func (t *joinTable) probe(ctx context.Context, keys []expr.Expr, rec arrow.Recor
 				continue
 			}
 			if r, ok := t.enc[string(buf)]; ok {
-				emit(l, r)
+				hit(l, r)
 			}
 		}
 	}
-	return li, ri, nil
+	return nil
 }
 
 // parallelProbe runs a join's probe in several goroutines: each takes the
@@ -207,7 +220,7 @@ func (p *parallelProbe) work(ctx context.Context) {
 			p.mu.Unlock()
 			return
 		}
-		in, err := p.j.Left.Next()
+		in, err := p.j.nextLeft()
 		if err != nil {
 			// The end, or an error: either way no one reads on.
 			p.eof = true

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
 	"github.com/apache/iceberg-go/table"
 	pg "github.com/pganalyze/pg_query_go/v6"
 
@@ -514,6 +515,9 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 	if corr != nil && corr.mode != subExists && len(corrInner) > 0 {
 		// Group by the correlation keys and return them after the value.
 		if bq.agg {
+			if len(bq.groups) == 0 && bq.having == nil && len(bq.items) > 0 {
+				corr.info.empty = emptyGroupValue(bq.items[0].e)
+			}
 			bq.groups = append(bq.groups, corrInner...)
 		}
 		keys := make([]expr.Expr, len(corrInner))
@@ -522,6 +526,11 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 			keys[i] = &expr.Column{Index: len(bq.items) - 1, Name: fmt.Sprintf("_corr%d", i), Type: e.DataType()}
 		}
 		corr.info.outerKeys, corr.info.innerKeys = corrOuter, keys
+		if bq.agg {
+			// The enclosing join publishes its keys; only their groups
+			// need computing.
+			corr.info.keys = &keySlot{}
+		}
 		if limit >= 0 || offset > 0 || distinct {
 			return nil, unsupported("LIMIT, OFFSET or DISTINCT in a correlated subquery")
 		}
@@ -613,6 +622,20 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 		}
 	}
 	q.schema = out
+	// A correlated scalar subquery keeps only the rows whose correlation
+	// keys the enclosing query looks up: at the scan of the table they
+	// come from, else above FROM.
+	keyFilterSrc := -1
+	if corr != nil && corr.info.keys != nil {
+		keyFilterSrc = singleSource(corrInner, sc)
+		if keyFilterSrc >= 0 && srcs[keyFilterSrc].derived != nil {
+			keyFilterSrc = -1
+		}
+		slot, inner := corr.info.keys, top
+		if keyFilterSrc < 0 {
+			top = func(op executor.Operator) executor.Operator { return inner(st.m(slot.filter(op, corrInner))) }
+		}
+	}
 	var buildFrom func(r *rel, part, parts int) executor.Operator
 	var buildLeaf func(r *rel, part, parts int) executor.Operator
 	buildFrom = func(r *rel, part, parts int) executor.Operator {
@@ -649,6 +672,13 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 				var op executor.Operator = st.m(&executor.Scan{Plan: pln, Tasks: pln.Part(i, n), Label: srcs[r.src].key})
 				if residuals[r.src] != nil {
 					op = st.m(&executor.Filter{Input: op, Predicate: residuals[r.src]})
+				}
+				if r.src == keyFilterSrc {
+					keys := make([]expr.Expr, len(corrInner))
+					for k, e := range corrInner {
+						keys[k] = expr.Shift(e, -r.lo)
+					}
+					op = st.m(corr.info.keys.filter(op, keys))
 				}
 				return op
 			}
@@ -863,9 +893,19 @@ func (p *Planner) pipeline(b *binder, bq *bound, sc *scope, above []expr.Expr, d
 		}
 		joined := arrow.NewSchema(fields, nil)
 		stages = append(stages, func(op executor.Operator) executor.Operator {
-			return &executor.HashJoin{Workers: p.opts.Parallelism, Left: op, Right: sq.plan.build(0, 1), Type: executor.LeftJoin, LeftKeys: sq.outerKeys, RightKeys: sq.innerKeys, Output: joined}
+			if sq.keys == nil {
+				return &executor.HashJoin{Workers: p.opts.Parallelism, Left: op, Right: sq.plan.build(0, 1), Type: executor.LeftJoin, LeftKeys: sq.outerKeys, RightKeys: sq.innerKeys, Output: joined}
+			}
+			right, set := sq.keys.buildWith(func() executor.Operator { return sq.plan.build(0, 1) })
+			return &executor.HashJoin{Workers: p.opts.Parallelism, Left: op, Right: right, Type: executor.LeftJoin, LeftKeys: sq.outerKeys, RightKeys: sq.innerKeys, Output: joined, Publish: set}
 		})
-		col := &expr.Column{Index: in.NumFields(), Name: sq.text, Type: sq.typ}
+		var col expr.Expr = &expr.Column{Index: in.NumFields(), Name: sq.text, Type: sq.typ}
+		if sq.empty != nil {
+			// No group for the outer row: the subquery aggregated no rows.
+			k := sq.innerKeys[0].(*expr.Column)
+			key := &expr.Column{Index: in.NumFields() + k.Index, Name: k.Name, Type: k.Type}
+			col = &expr.Case{Whens: []expr.When{{Cond: &expr.IsNull{X: key}, Then: sq.empty}}, Else: col, Type: sq.typ}
+		}
 		in = joined
 		return col
 	}
@@ -1726,4 +1766,29 @@ func singleSource(es []expr.Expr, sc *scope) int {
 		}
 	}
 	return src
+}
+
+// emptyGroupValue is what an aggregate select item of a subquery without
+// GROUP BY yields over no rows: count is 0 there and every other aggregate
+// NULL, so count(*) gives 0 and coalesce(sum(x), 0) gives 0. It returns nil
+// when e has no aggregate or reads columns outside aggregates.
+func emptyGroupValue(e expr.Expr) expr.Expr {
+	aggs, columns := false, false
+	out := expr.Rewrite(e, func(x expr.Expr) expr.Expr {
+		switch a := x.(type) {
+		case *aggCall:
+			aggs = true
+			if a.fn == executor.AggCount {
+				return &expr.Literal{Value: scalar.NewInt64Scalar(0)}
+			}
+			return &expr.Literal{Value: scalar.MakeNullScalar(a.typ)}
+		case *expr.Column:
+			columns = true
+		}
+		return x
+	})
+	if !aggs || columns {
+		return nil
+	}
+	return out
 }

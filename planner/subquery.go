@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	pg "github.com/pganalyze/pg_query_go/v6"
@@ -41,6 +42,41 @@ type subqueryExpr struct {
 	residual expr.Expr
 	typ      arrow.DataType
 	text     string
+	// keys passes a key set from the join that uses a correlated scalar
+	// subquery to a filter in the subquery (see keySlot).
+	keys *keySlot
+	// empty is a correlated scalar subquery's value for an outer row that
+	// no subquery row matches, when that is not NULL (count's 0).
+	empty expr.Expr
+}
+
+// keySlot hands the key set of one execution from the left join that
+// looks up a correlated scalar subquery's groups to the KeyFilter inside
+// the subquery, so that only groups some outer row asks for are computed.
+// The join's builder fills it while it builds the subquery's operators.
+type keySlot struct {
+	mu  sync.Mutex
+	set *executor.KeySet
+}
+
+// buildWith builds the subquery's operators with a fresh key set in the
+// slot and returns both.
+func (k *keySlot) buildWith(build func() executor.Operator) (executor.Operator, *executor.KeySet) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.set = executor.NewKeySet()
+	op := build()
+	set := k.set
+	k.set = nil
+	return op, set
+}
+
+// filter wraps op in a KeyFilter on keys when a set is being built.
+func (k *keySlot) filter(op executor.Operator, keys []expr.Expr) executor.Operator {
+	if k == nil || k.set == nil {
+		return op
+	}
+	return &executor.KeyFilter{Input: op, Keys: keys, Set: k.set}
 }
 
 func (s *subqueryExpr) DataType() arrow.DataType { return s.typ }
@@ -49,6 +85,8 @@ func (s *subqueryExpr) String() string           { return s.text }
 // corrInfo is what planning a correlated subquery reports to its parent.
 type corrInfo struct {
 	outerKeys, innerKeys []expr.Expr
+	keys                 *keySlot  // correlated scalar subqueries only
+	empty                expr.Expr // see subqueryExpr.empty
 	residual             expr.Expr // over outer scope ++ subquery output
 }
 
@@ -85,7 +123,7 @@ func (b *binder) subLink(sl *pg.SubLink) (expr.Expr, error) {
 		return nil, err
 	}
 	sub.plan = pl
-	sub.outerKeys, sub.innerKeys, sub.residual = corr.outerKeys, corr.innerKeys, corr.residual
+	sub.outerKeys, sub.innerKeys, sub.residual, sub.keys, sub.empty = corr.outerKeys, corr.innerKeys, corr.residual, corr.keys, corr.empty
 	correlated := len(corr.outerKeys) > 0 || corr.residual != nil
 	switch kind {
 	case subExists:

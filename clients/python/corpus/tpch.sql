@@ -868,3 +868,15 @@ SELECT count(*) AS n FROM tpch.part WHERE p_retailprice > (SELECT avg(p_retailpr
 
 -- name: t_interval_arith
 SELECT count(*) AS n FROM tpch.lineitem WHERE l_receiptdate > l_shipdate + INTERVAL '20' DAY;
+
+-- name: t_corr_count_empty_group
+SELECT count(*) AS n FROM tpch.nation n WHERE 0 = (SELECT count(*) FROM tpch.supplier s WHERE s.s_nationkey = n.n_nationkey AND s.s_acctbal > 9990);
+
+-- name: t_corr_coalesce_sum_select_list
+SELECT n_name, (SELECT coalesce(sum(s_acctbal), 0) FROM tpch.supplier s WHERE s.s_nationkey = n.n_nationkey AND s.s_acctbal > 9990) AS top FROM tpch.nation n;
+
+-- name: t_corr_max_no_rows_is_null
+SELECT n_name, (SELECT max(s_acctbal) FROM tpch.supplier s WHERE s.s_nationkey = n.n_nationkey AND s.s_acctbal > 9990) AS top FROM tpch.nation n;
+
+-- name: t_corr_count_in_select_list
+SELECT r_name, (SELECT count(*) FROM tpch.nation n WHERE n.n_regionkey = r.r_regionkey AND n.n_name LIKE 'A%') AS a_nations FROM tpch.region r;
