@@ -26,7 +26,18 @@ var _ Operator = (*Measured)(nil)
 func (m *Measured) Schema() *arrow.Schema { return m.Op.Schema() }
 func (m *Measured) Children() []Operator  { return m.Op.Children() }
 func (m *Measured) String() string {
-	return fmt.Sprintf("%s  (rows=%d batches=%d bytes=%d time=%s)", m.Op.String(), m.Rows, m.Batches, m.Bytes, m.Elapsed.Round(time.Microsecond))
+	s := fmt.Sprintf("%s  (rows=%d batches=%d bytes=%d time=%s)", m.Op.String(), m.Rows, m.Batches, m.Bytes, m.Elapsed.Round(time.Microsecond))
+	if a, ok := m.Op.(analyzer); ok {
+		s += " " + a.Analyze()
+	}
+	return s
+}
+
+// analyzer is implemented by operators with figures of their own for
+// EXPLAIN ANALYZE (a Scan's files, row groups and bytes read and skipped),
+// readable after Close.
+type analyzer interface {
+	Analyze() string
 }
 
 func (m *Measured) Open(ctx context.Context) error {

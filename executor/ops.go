@@ -63,6 +63,27 @@ func (s *Scan) Close() error {
 	return nil
 }
 
+// Analyze renders what the scan read, for EXPLAIN ANALYZE: data files,
+// row groups read of those in its byte ranges, the row groups column
+// statistics skipped, rows decoded and compressed bytes read and skipped;
+// then the files iceberg-go read (with delete files; no row group figures)
+// and the data files in the snapshot, when known.
+func (s *Scan) Analyze() string {
+	var st scan.ReadStats
+	if s.reader != nil {
+		st = s.reader.Stats()
+	}
+	out := fmt.Sprintf("files=%d rowgroups=%d/%d skipped=%d rows_read=%d bytes_read=%d bytes_skipped=%d",
+		st.Files, st.RowGroups, st.RowGroups+st.RowGroupsSkipped, st.RowGroupsSkipped, st.RowsRead, st.BytesRead, st.BytesSkipped)
+	if st.FallbackFiles > 0 {
+		out += fmt.Sprintf(" iceberg_files=%d", st.FallbackFiles)
+	}
+	if n := s.Plan.Stats.TotalDataFiles; n > 0 {
+		out += fmt.Sprintf(" table_files=%d", n)
+	}
+	return out
+}
+
 // Filter keeps the rows of its input for which Predicate is true.
 type Filter struct {
 	Input     Operator

@@ -1,0 +1,152 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/iceberg-go"
+	icecat "github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/table"
+)
+
+// explainLines runs EXPLAIN ANALYZE of query and returns its lines.
+func explainLines(t *testing.T, ctx context.Context, c *flightsql.Client, query string) []string {
+	t.Helper()
+	info, err := c.Execute(ctx, "EXPLAIN ANALYZE "+query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, ep := range info.Endpoint {
+		rdr, err := c.DoGet(ctx, ep.Ticket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rdr.Next() {
+			col := rdr.RecordBatch().Column(0).(*array.String)
+			for i := 0; i < col.Len(); i++ {
+				lines = append(lines, col.Value(i))
+			}
+		}
+		if err := rdr.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rdr.Release()
+	}
+	return lines
+}
+
+var scanFigures = regexp.MustCompile(`files=(\d+) rowgroups=(\d+)/(\d+) skipped=(\d+) rows_read=(\d+) bytes_read=(\d+) bytes_skipped=(\d+)`)
+
+// scanLine finds the figures of the scan of table in EXPLAIN ANALYZE
+// output: files, row groups read and in range, skipped, rows decoded,
+// bytes read and skipped (summed over the scan operators of the table).
+func scanLine(t *testing.T, lines []string, tbl string) (figs [7]int64) {
+	t.Helper()
+	found := false
+	for _, l := range lines {
+		if !strings.Contains(l, "Scan "+tbl+" ") {
+			continue
+		}
+		m := scanFigures.FindStringSubmatch(l)
+		if m == nil {
+			t.Fatalf("scan line without read figures: %s", l)
+		}
+		found = true
+		for i := range figs {
+			v, _ := strconv.ParseInt(m[i+1], 10, 64)
+			figs[i] += v
+		}
+	}
+	if !found {
+		t.Fatalf("no scan of %s in\n%s", tbl, strings.Join(lines, "\n"))
+	}
+	return figs
+}
+
+// TestExplainAnalyzeRowGroups checks that EXPLAIN ANALYZE reports, per scan,
+// the row groups column statistics let it skip. The demo's probe event
+// files hold one row group each (their filters prune whole files at
+// planning), so the test writes a table sorted by k in row groups of 500
+// rows.
+func TestExplainAnalyzeRowGroups(t *testing.T) {
+	f := startServer(t, nil)
+	ctx := context.Background()
+	c := f.client(t)
+
+	ident := table.Identifier{"mall", "readings"}
+	sc := iceberg.NewSchema(0,
+		iceberg.NestedField{ID: 1, Name: "k", Type: iceberg.PrimitiveTypes.Int64, Required: true},
+		iceberg.NestedField{ID: 2, Name: "v", Type: iceberg.PrimitiveTypes.Int32},
+	)
+	tbl, err := f.cat.Iceberg().CreateTable(ctx, ident, sc, icecat.WithProperties(iceberg.Properties{
+		table.PropertyFormatVersion:   "2",
+		table.ParquetRowGroupLimitKey: "500",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	asc, err := table.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for k := 0; k < 5000; k++ {
+		rows = append(rows, fmt.Sprintf(`{"k": %d, "v": %d}`, k, k%97))
+	}
+	rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, asc, strings.NewReader("["+strings.Join(rows, ",")+"]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := array.NewTableFromRecords(asc, []arrow.RecordBatch{rec})
+	rec.Release()
+	txn := tbl.NewTransaction()
+	err = txn.AppendTable(ctx, at, 5000, nil)
+	at.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := txn.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// k >= 4000 lies in the last two of ten row groups.
+	lines := explainLines(t, ctx, c, "SELECT count(*), sum(v) FROM mall.readings WHERE k >= 4000")
+	t.Log(strings.Join(lines, "\n"))
+	figs := scanLine(t, lines, "mall.readings")
+	files, read, inRange, skipped, decoded, bytesRead, bytesSkipped := figs[0], figs[1], figs[2], figs[3], figs[4], figs[5], figs[6]
+	if files != 1 || inRange != 10 || skipped <= 0 || read+skipped != inRange {
+		t.Errorf("files=%d rowgroups=%d/%d skipped=%d: want one file of 10 row groups, some skipped\n%s", files, read, inRange, skipped, strings.Join(lines, "\n"))
+	}
+	if read != 2 || decoded != 1000 || bytesRead <= 0 || bytesSkipped <= bytesRead {
+		t.Errorf("read %d row groups, %d rows, %d bytes (skipped %d bytes): want the last 2 row groups\n%s", read, decoded, bytesRead, bytesSkipped, strings.Join(lines, "\n"))
+	}
+	var scanRows string
+	for _, l := range lines {
+		if strings.Contains(l, "Scan mall.readings ") {
+			scanRows = regexp.MustCompile(`\(rows=(\d+) `).FindStringSubmatch(l)[1]
+		}
+	}
+	if scanRows != "1000" {
+		t.Errorf("the scan returned %s rows, want the 1000 with k >= 4000\n%s", scanRows, strings.Join(lines, "\n"))
+	}
+
+	// Without a filter nothing is skipped; the demo's filtered scans prune
+	// files at planning and read every row group of the files they keep.
+	figs = scanLine(t, explainLines(t, ctx, c, "SELECT count(*) FROM mall.readings"), "mall.readings")
+	if figs[1] != 10 || figs[3] != 0 || figs[4] != 5000 {
+		t.Errorf("unfiltered scan figures %v: want all 10 row groups and 5000 rows read", figs)
+	}
+	lines = explainLines(t, ctx, c, "SELECT count(*) FROM mall.probe_events WHERE rssi > -50")
+	if figs = scanLine(t, lines, "mall.probe_events"); figs[0] == 0 || figs[1] == 0 || !strings.Contains(strings.Join(lines, "\n"), "table_files=") {
+		t.Errorf("demo scan figures %v\n%s", figs, strings.Join(lines, "\n"))
+	}
+}
