@@ -1461,8 +1461,8 @@ type joinStep struct {
 // repeatedly, it joins the table connected by equalities to those joined so
 // far that gives the cheapest step: the fewest estimated result rows plus
 // the rows hashed. A join's result is estimated as the product of the two
-// sides' rows divided, per equality, by the larger distinct-value count of
-// its two columns. A table with no connection comes only when none is left,
+// sides' rows divided by the larger count of distinct key values of the two
+// sides. A table with no connection comes only when none is left,
 // smallest first.
 func greedyOrder(root *rel, pl *placer, rows []float64, ndv func(col int) float64) []joinStep {
 	var leaves []*rel
@@ -1548,8 +1548,11 @@ func greedyOrder(root *rel, pl *placer, rows []float64, ndv func(col int) float6
 			if joined[l] {
 				continue
 			}
+			// Several equalities with one table divide by the distinct
+			// combinations on each side, which no side has more of than
+			// rows (partsupp's (partkey, suppkey) pairs are its rows).
 			conn := false
-			out := card * rows[l.src]
+			joinedNDV, leafNDV := 1.0, 1.0
 			for i, c := range conds {
 				if !used[i] && connects(c, joined, l) {
 					conn = true
@@ -1558,9 +1561,12 @@ func greedyOrder(root *rel, pl *placer, rows []float64, ndv func(col int) float6
 					if within(lside, l.lo, l.hi) {
 						lside, rside = rside, lside
 					}
-					out /= math.Max(math.Max(colNDV(lside, card), colNDV(rside, rows[l.src])), 1)
+					joinedNDV *= colNDV(lside, card)
+					leafNDV *= colNDV(rside, rows[l.src])
 				}
 			}
+			joinedNDV, leafNDV = math.Min(joinedNDV, card), math.Min(leafNDV, rows[l.src])
+			out := card * rows[l.src] / math.Max(math.Max(joinedNDV, leafNDV), 1)
 			cost := out + rows[l.src]
 			switch {
 			case best == nil, conn && !bestConnected, conn == bestConnected && cost < bestCost:
