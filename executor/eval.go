@@ -107,6 +107,13 @@ func evalDatum(ctx context.Context, e expr.Expr, batch arrow.RecordBatch) (compu
 			}
 			return compute.NewDatum(v), nil
 		}
+		if a, ok := in.(*compute.ArrayDatum); ok && a.Type().ID() == arrow.DECIMAL128 && x.To.ID() == arrow.FLOAT64 {
+			arr := a.MakeArray()
+			defer arr.Release()
+			f := decimalToFloat64(ctx, arr.(*array.Decimal128))
+			defer f.Release()
+			return compute.NewDatum(f), nil
+		}
 		return compute.CastDatum(ctx, in, compute.SafeCastOptions(x.To))
 	case *ScalarSubquery:
 		return evalScalarSubquery(ctx, x)

@@ -23,6 +23,9 @@ var ErrDivisionByZero = errors.New("division by zero")
 var ErrFunction = errors.New("invalid function argument")
 
 func evalArith(ctx context.Context, x *expr.Arith, batch arrow.RecordBatch) (compute.Datum, error) {
+	if d, ok, err := decimalArith(ctx, x, batch); ok || err != nil {
+		return d, err
+	}
 	n := int(batch.NumRows())
 	l, err := Eval(ctx, x.L, batch)
 	if err != nil {
