@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"slices"
 	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/compute/exprs"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -408,6 +409,25 @@ func (fr *fileRead) resolveSchema(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errNotNative, err)
 	}
+	// Flat string and binary columns are decoded by the package itself
+	// (see flatBinarySource), as the 32-bit types.
+	fields, err := fr.fr.Manifest.GetFieldIndices(fr.leaves)
+	if err != nil || len(fields) != sc.NumFields() {
+		return fmt.Errorf("%w: fields of %s", errNotNative, fr.task.File.FilePath())
+	}
+	var changed []arrow.Field
+	for i, fi := range fields {
+		if t := flatBinaryType(fr.pr, &fr.fr.Manifest.Fields[fi]); t != nil && !arrow.TypeEqual(t, sc.Field(i).Type) {
+			if changed == nil {
+				changed = slices.Clone(sc.Fields())
+			}
+			changed[i].Type = t
+		}
+	}
+	if changed != nil {
+		md := sc.Metadata()
+		sc = arrow.NewSchema(changed, &md)
+	}
 	fr.schema = sc
 	fr.iceSchema, err = table.ArrowSchemaToIcebergWithOptions(sc, table.ArrowToIcebergOptions{
 		NameMapping:     fr.mapping,
@@ -633,21 +653,35 @@ func (fr *fileRead) read(ctx context.Context, groups []rowGroupPlan, schema *arr
 }
 
 func (fr *fileRead) readGroups(ctx context.Context, groups []int, filter bool, schema *arrow.Schema, st *counters, emit func(arrow.RecordBatch) bool) (stop bool, err error) {
-	rr, err := fr.fr.GetRecordReader(ctx, fr.leaves, groups)
+	mem := compute.GetAllocator(ctx)
+	sources, err := fr.openColumns(ctx, mem, groups)
 	if err != nil {
 		return false, err
 	}
-	defer rr.Release()
-	if !rr.Schema().Equal(fr.schema) {
-		return false, fmt.Errorf("parquet file %s read as %s, expected %s", fr.task.File.FilePath(), rr.Schema(), fr.schema)
+	defer func() {
+		for _, s := range sources {
+			s.release()
+		}
+	}()
+	var rows int64
+	md := fr.pr.MetaData()
+	for _, g := range groups {
+		rows += md.RowGroup(g).NumRows()
 	}
-	for rr.Next() {
+	// As pqarrow sizes batches: no larger than the row groups need.
+	batch := min(fr.np.batchSize, int64(bitutil.NextPowerOf2(int(rows))))
+	for {
 		if err := ctx.Err(); err != nil {
 			return false, context.Cause(ctx)
 		}
-		rec := rr.RecordBatch()
+		rec, err := readBatch(sources, fr.schema, batch)
+		if err != nil {
+			return false, fmt.Errorf("read %s: %w", fr.task.File.FilePath(), err)
+		}
+		if rec == nil {
+			return false, nil
+		}
 		st.rows.Add(rec.NumRows())
-		rec.Retain()
 		if filter {
 			if rec, err = fr.filterRows(ctx, rec); err != nil {
 				return false, err
@@ -666,10 +700,33 @@ func (fr *fileRead) readGroups(ctx context.Context, groups []int, filter bool, s
 			return true, nil
 		}
 	}
-	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
-		return false, fmt.Errorf("read %s: %w", fr.task.File.FilePath(), err)
+}
+
+// readBatch reads the next batch of up to n rows from every source, or nil
+// at the end.
+func readBatch(sources []columnSource, schema *arrow.Schema, n int64) (arrow.RecordBatch, error) {
+	cols := make([]arrow.Array, len(sources))
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for i, s := range sources {
+		a, err := s.next(n)
+		if err != nil {
+			return nil, err
+		}
+		cols[i] = a
+		if a.Len() != cols[0].Len() {
+			return nil, fmt.Errorf("columns %s and %s yield %d and %d rows", schema.Field(0).Name, schema.Field(i).Name, cols[0].Len(), a.Len())
+		}
 	}
-	return false, nil
+	if len(cols) == 0 || cols[0].Len() == 0 {
+		return nil, nil
+	}
+	return array.NewRecordBatch(schema, cols, int64(cols[0].Len())), nil
 }
 
 // filterRows keeps the rows of rec that satisfy the record filter. It takes
