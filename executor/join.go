@@ -2,9 +2,11 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -489,71 +491,57 @@ func (j *HashJoin) semiBuildLeft() (arrow.RecordBatch, error) {
 	if err := checkMemory(j.ctx, "the hash table of a semi join"); err != nil {
 		return nil, err
 	}
-	matched := make([]bool, n)
 	fields := append(append([]arrow.Field{}, j.Left.Schema().Fields()...), j.Right.Schema().Fields()...)
 	joined := arrow.NewSchema(fields, nil)
-	for {
-		rb, err := j.Right.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		err = func() error {
-			defer rb.Release()
-			// The table holds left rows: probe with the right batch.
-			rr, ll, err := table.probe(j.ctx, j.RightKeys, rb, nil, nil)
-			if err != nil {
-				return err
-			}
-			var li, ri []int32
-			for i, l := range ll {
-				if j.Residual == nil {
-					matched[l] = true
-				} else if !matched[l] {
-					li, ri = append(li, l), append(ri, rr[i])
+	// Each worker marks the left rows its right batches match; the marks
+	// are combined at the end.
+	workers := max(j.Workers, 1)
+	marks := make([][]bool, workers)
+	errs := make([]error, workers)
+	var mu sync.Mutex // guards j.Right.Next and eof
+	eof := false
+	var wg sync.WaitGroup
+	for w := range marks {
+		marks[w] = make([]bool, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				if eof {
+					mu.Unlock()
+					return
 				}
-			}
-			if len(li) == 0 {
-				return nil
-			}
-			lidx, ridx := indexArray(j.ctx, li), indexArray(j.ctx, ri)
-			defer lidx.Release()
-			defer ridx.Release()
-			cols := make([]arrow.Array, 0, len(fields))
-			defer func() { releaseAll(cols) }()
-			for _, c := range left.Columns() {
-				t, err := compute.TakeArray(j.ctx, c, lidx)
+				rb, err := j.Right.Next()
 				if err != nil {
-					return err
+					eof = true
 				}
-				cols = append(cols, t)
-			}
-			for _, c := range rb.Columns() {
-				t, err := compute.TakeArray(j.ctx, c, ridx)
+				mu.Unlock()
+				if err == io.EOF {
+					return
+				}
+				if err == nil {
+					err = j.semiMark(table, left, rb, joined, marks[w])
+					rb.Release()
+				}
 				if err != nil {
-					return err
-				}
-				cols = append(cols, t)
-			}
-			pairs := array.NewRecordBatch(joined, cols, int64(len(li)))
-			defer pairs.Release()
-			mask, err := Eval(j.ctx, j.Residual, pairs)
-			if err != nil {
-				return err
-			}
-			defer mask.Release()
-			b := mask.(*array.Boolean)
-			for i, l := range li {
-				if b.IsValid(i) && b.Value(i) {
-					matched[l] = true
+					errs[w] = err
+					mu.Lock()
+					eof = true
+					mu.Unlock()
+					return
 				}
 			}
-			return nil
 		}()
-		if err != nil {
-			return nil, err
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	matched := marks[0]
+	for _, m := range marks[1:] {
+		for i, v := range m {
+			matched[i] = matched[i] || v
 		}
 	}
 	var rows []int32
@@ -618,4 +606,58 @@ func (j *HashJoin) nextLeft() (arrow.RecordBatch, error) {
 	b := j.buffered[0]
 	j.buffered = j.buffered[1:]
 	return b, nil
+}
+
+// semiMark marks the left rows (indexed by table) that right batch rb
+// matches, on the keys and the residual.
+func (j *HashJoin) semiMark(table *joinTable, left, rb arrow.RecordBatch, joined *arrow.Schema, matched []bool) error {
+	// The table holds left rows: probe with the right batch.
+	rr, ll, err := table.probe(j.ctx, j.RightKeys, rb, nil, nil)
+	if err != nil {
+		return err
+	}
+	var li, ri []int32
+	for i, l := range ll {
+		if j.Residual == nil {
+			matched[l] = true
+		} else if !matched[l] {
+			li, ri = append(li, l), append(ri, rr[i])
+		}
+	}
+	if len(li) == 0 {
+		return nil
+	}
+	lidx, ridx := indexArray(j.ctx, li), indexArray(j.ctx, ri)
+	defer lidx.Release()
+	defer ridx.Release()
+	cols := make([]arrow.Array, 0, joined.NumFields())
+	defer func() { releaseAll(cols) }()
+	for _, c := range left.Columns() {
+		t, err := compute.TakeArray(j.ctx, c, lidx)
+		if err != nil {
+			return err
+		}
+		cols = append(cols, t)
+	}
+	for _, c := range rb.Columns() {
+		t, err := compute.TakeArray(j.ctx, c, ridx)
+		if err != nil {
+			return err
+		}
+		cols = append(cols, t)
+	}
+	pairs := array.NewRecordBatch(joined, cols, int64(len(li)))
+	defer pairs.Release()
+	mask, err := Eval(j.ctx, j.Residual, pairs)
+	if err != nil {
+		return err
+	}
+	defer mask.Release()
+	b := mask.(*array.Boolean)
+	for i, l := range li {
+		if b.IsValid(i) && b.Value(i) {
+			matched[l] = true
+		}
+	}
+	return nil
 }

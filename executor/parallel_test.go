@@ -173,8 +173,12 @@ func TestHashJoinWorkersMatchOneWorker(t *testing.T) {
 	resid := &expr.Compare{Op: expr.Lt, L: colF, R: &expr.Column{Index: 10, Name: "f", Type: arrow.PrimitiveTypes.Float64}}
 	for name, k := range keys {
 		for _, jt := range types {
-			for _, withResid := range []bool{false, true} {
-				t.Run(fmt.Sprintf("%s/%s/residual=%v", name, jt, withResid), func(t *testing.T) {
+			for _, variant := range []int{0, 1, 2} {
+				withResid, buildLeft := variant >= 1, variant == 2
+				if buildLeft && jt != executor.SemiJoin && jt != executor.AntiJoin {
+					continue
+				}
+				t.Run(fmt.Sprintf("%s/%s/residual=%v/buildLeft=%v", name, jt, withResid, buildLeft), func(t *testing.T) {
 					mem, ctx := newAlloc(t)
 					left := buildRecord(mem, genRows(2000, 11, true))
 					defer left.Release()
@@ -186,7 +190,7 @@ func TestHashJoinWorkersMatchOneWorker(t *testing.T) {
 					}
 					run := func(workers int) []string {
 						j := &executor.HashJoin{Left: newSource(testSchema, cut(left, 29)...), Right: newSource(testSchema, cut(right, 7)...),
-							Type: jt, LeftKeys: k[0], RightKeys: k[1], Output: out, Workers: workers}
+							Type: jt, LeftKeys: k[0], RightKeys: k[1], Output: out, Workers: workers, BuildLeft: buildLeft}
 						if withResid {
 							j.Residual = resid
 						}
