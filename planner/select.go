@@ -1454,6 +1454,10 @@ func allInner(r *rel) bool {
 type joinStep struct {
 	leaf  *rel
 	conds []expr.Expr
+	// sats are tables joined into the leaf before it is hashed: each is
+	// connected to the leaf alone and shrinks it (a filtered dimension of
+	// the leaf), so the hash table holds only rows that can still match.
+	sats []joinStep
 }
 
 // greedyOrder orders the tables of an inner-join tree. The largest table
@@ -1581,6 +1585,13 @@ func greedyOrder(root *rel, pl *placer, rows []float64, ndv func(col int) float6
 			dv[i] = math.Min(dv[i], card)
 		}
 		step := joinStep{leaf: best}
+		if len(steps) > 0 {
+			step.sats = satellites(best, leaves, joined, conds, used, rows, ndv)
+			for _, sat := range step.sats {
+				joined[sat.leaf] = true
+				card *= satShrink(best, sat, rows, ndv)
+			}
+		}
 		for i, c := range conds {
 			if !used[i] && in(c, joined, best) {
 				used[i] = true
@@ -1591,6 +1602,81 @@ func greedyOrder(root *rel, pl *placer, rows []float64, ndv func(col int) float6
 		steps = append(steps, step)
 	}
 	return steps
+}
+
+// satellites picks, for a table about to be hashed, the unjoined tables
+// whose every condition is an equality with that table alone and whose
+// join with it is estimated to keep at most half its rows. Their
+// conditions are marked used.
+func satellites(leaf *rel, leaves []*rel, joined map[*rel]bool, conds []expr.Expr, used []bool, rows []float64, ndv func(int) float64) []joinStep {
+	var sats []joinStep
+	for _, d := range leaves {
+		if d == leaf || joined[d] {
+			continue
+		}
+		var mine []int
+		ok := true
+		for i, c := range conds {
+			if used[i] || !anyWithin(c, d.lo, d.hi) {
+				continue
+			}
+			cmp, isCmp := c.(*expr.Compare)
+			if !isCmp || cmp.Op != expr.Eq {
+				ok = false
+				break
+			}
+			l, r := cmp.L, cmp.R
+			if within(l, d.lo, d.hi) {
+				l, r = r, l
+			}
+			if !within(r, d.lo, d.hi) || !within(l, leaf.lo, leaf.hi) || len(expr.Columns(l)) == 0 {
+				ok = false
+				break
+			}
+			mine = append(mine, i)
+		}
+		if !ok || len(mine) == 0 {
+			continue
+		}
+		sat := joinStep{leaf: d}
+		for _, i := range mine {
+			sat.conds = append(sat.conds, conds[i])
+		}
+		if satShrink(leaf, sat, rows, ndv) > 0.5 {
+			continue
+		}
+		for _, i := range mine {
+			used[i] = true
+		}
+		sats = append(sats, sat)
+	}
+	return sats
+}
+
+// satShrink estimates the fraction of leaf's rows that its join with a
+// satellite keeps.
+func satShrink(leaf *rel, sat joinStep, rows []float64, ndv func(int) float64) float64 {
+	leafNDV, satNDV := 1.0, 1.0
+	for _, c := range sat.conds {
+		cmp := c.(*expr.Compare)
+		l, r := cmp.L, cmp.R
+		if within(l, sat.leaf.lo, sat.leaf.hi) {
+			l, r = r, l
+		}
+		for _, e := range []expr.Expr{l, r} {
+			d := rows[leaf.src]
+			if col, ok := e.(*expr.Column); ok {
+				d = ndv(col.Index)
+			}
+			if e == l {
+				leafNDV *= d
+			} else {
+				satNDV *= d
+			}
+		}
+	}
+	leafNDV, satNDV = math.Min(leafNDV, rows[leaf.src]), math.Min(satNDV, rows[sat.leaf.src])
+	return math.Min(rows[sat.leaf.src]/math.Max(math.Max(leafNDV, satNDV), 1), 1)
 }
 
 // buildGreedy builds the hash joins of a greedy order and projects the
@@ -1619,16 +1705,42 @@ func buildGreedy(st *stmt, sc *scope, steps []joinStep, leafOp func(*rel) execut
 	for _, stp := range steps[1:] {
 		l := stp.leaf
 		leftWidth := len(fields)
-		// Columns of the new table, relative to it (for its keys) and after
-		// the joined ones (for the residual).
-		rel := map[int]int{}
+		// Columns of the new table (and its satellites), relative to it
+		// (for its keys) and after the joined ones (for the residual).
+		relPos := map[int]int{}
+		var relFields []arrow.Field
+		addRel := func(r *rel) {
+			for i := r.lo; i < r.hi; i++ {
+				relPos[i] = len(relFields)
+				relFields = append(relFields, sc.cols[i].field)
+			}
+		}
+		addRel(l)
+		right := leafOp(l)
+		for _, sat := range stp.sats {
+			var lk, rk []expr.Expr
+			satPos := map[int]int{}
+			for i := sat.leaf.lo; i < sat.leaf.hi; i++ {
+				satPos[i] = i - sat.leaf.lo
+			}
+			for _, c := range sat.conds {
+				cmp := c.(*expr.Compare)
+				a, b := cmp.L, cmp.R
+				if within(a, sat.leaf.lo, sat.leaf.hi) {
+					a, b = b, a
+				}
+				lk, rk = append(lk, remap(a, relPos)), append(rk, remap(b, satPos))
+			}
+			addRel(sat.leaf)
+			right = st.m(&executor.HashJoin{Workers: st.p.opts.Parallelism, Left: right, Right: leafOp(sat.leaf), Type: executor.InnerJoin,
+				LeftKeys: lk, RightKeys: rk, Output: arrow.NewSchema(append([]arrow.Field{}, relFields...), nil)})
+		}
 		joinedPos := map[int]int{}
 		for k, v := range pos {
 			joinedPos[k] = v
 		}
-		for i := l.lo; i < l.hi; i++ {
-			rel[i] = i - l.lo
-			joinedPos[i] = leftWidth + i - l.lo
+		for k, v := range relPos {
+			joinedPos[k] = leftWidth + v
 		}
 		var lk, rk, rest []expr.Expr
 		for _, c := range stp.conds {
@@ -1638,18 +1750,21 @@ func buildGreedy(st *stmt, sc *scope, steps []joinStep, leafOp func(*rel) execut
 				rOut := len(expr.Columns(cmp.R)) > 0 && !anyWithin(cmp.R, l.lo, l.hi)
 				switch {
 				case lOut && rIn && len(expr.Columns(cmp.R)) > 0:
-					lk, rk = append(lk, remap(cmp.L, pos)), append(rk, remap(cmp.R, rel))
+					lk, rk = append(lk, remap(cmp.L, pos)), append(rk, remap(cmp.R, relPos))
 					continue
 				case rOut && lIn && len(expr.Columns(cmp.L)) > 0:
-					lk, rk = append(lk, remap(cmp.R, pos)), append(rk, remap(cmp.L, rel))
+					lk, rk = append(lk, remap(cmp.R, pos)), append(rk, remap(cmp.L, relPos))
 					continue
 				}
 			}
 			rest = append(rest, remap(c, joinedPos))
 		}
 		add(l)
+		for _, sat := range stp.sats {
+			add(sat.leaf)
+		}
 		out := arrow.NewSchema(append([]arrow.Field{}, fields...), nil)
-		op = st.m(&executor.HashJoin{Workers: st.p.opts.Parallelism, Left: op, Right: leafOp(l), Type: executor.InnerJoin, LeftKeys: lk, RightKeys: rk,
+		op = st.m(&executor.HashJoin{Workers: st.p.opts.Parallelism, Left: op, Right: right, Type: executor.InnerJoin, LeftKeys: lk, RightKeys: rk,
 			Residual: expr.AndOf(rest), Output: out})
 	}
 	// Back to the scope's column order for everything above.
