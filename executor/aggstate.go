@@ -550,13 +550,13 @@ func takeRows(mem memory.Allocator, a arrow.Array, rows []int) (arrow.Array, err
 // sorts the input first for string_agg(... ORDER BY ...)).
 type stringAggState struct {
 	sep  string
-	vals []strings.Builder
+	vals []*strings.Builder
 	seen []bool
 }
 
 func (s *stringAggState) grow(n int) {
 	for len(s.vals) < n {
-		s.vals = append(s.vals, strings.Builder{})
+		s.vals = append(s.vals, &strings.Builder{})
 		s.seen = append(s.seen, false)
 	}
 }

@@ -122,7 +122,9 @@ func (j *HashJoin) buildSide() error {
 	}
 	rs := j.Right.Schema()
 	if len(batches) == 0 {
-		j.build = array.NewRecordBatch(rs, emptyColumns(j.ctx, rs), 0)
+		cols := emptyColumns(j.ctx, rs)
+		j.build = array.NewRecordBatch(rs, cols, 0)
+		releaseAll(cols)
 	} else {
 		var err error
 		if j.build, err = concatBatches(j.ctx, rs, batches); err != nil {
@@ -575,7 +577,9 @@ func (j *HashJoin) publishLeft() error {
 	ls := j.Left.Schema()
 	var all arrow.RecordBatch
 	if len(j.buffered) == 0 {
-		all = array.NewRecordBatch(ls, emptyColumns(j.ctx, ls), 0)
+		cols := emptyColumns(j.ctx, ls)
+		all = array.NewRecordBatch(ls, cols, 0)
+		releaseAll(cols)
 	} else {
 		var err error
 		if all, err = concatBatches(j.ctx, ls, j.buffered); err != nil {

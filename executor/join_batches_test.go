@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/lakeflight/lakeflight/executor"
 	"github.com/lakeflight/lakeflight/expr"
@@ -61,13 +60,6 @@ var joinTypes = []struct {
 	{"semi build left", executor.SemiJoin, true},
 	{"anti build left", executor.AntiJoin, true},
 }
-
-// emptyBuildLeak names a bug in HashJoin.buildSide: when the build (right)
-// input yields no rows it builds an empty batch from emptyColumns and never
-// releases those arrays, so every such join leaks the empty columns' buffers
-// (64 bytes per string column here) from the query's allocator and budget.
-const emptyBuildLeak = "bug: HashJoin with an empty build side leaks the empty columns it makes " +
-	"(array.NewRecordBatch(rs, emptyColumns(...), 0) retains arrays that are never released)"
 
 // refJoin joins left and right by a nested loop: rows match when every
 // key is non-NULL and equal on both sides and cond holds.
@@ -163,18 +155,6 @@ func TestHashJoinBatches(t *testing.T) {
 							for _, w := range workers(size, jt.typ, jt.buildLeft, ks.cols) {
 								name := fmt.Sprintf("%s/%skeys=%s/%s/%s/batch=%d/workers=%d", ds.name, sh.name, ks.name, res.name, jt.name, size, w)
 								t.Run(name, func(t *testing.T) {
-									if len(right) == 0 && !jt.buildLeft {
-										// The results are still checked, on an
-										// unchecked allocator.
-										ctx := executor.WithAllocator(t.Context(), memory.DefaultAllocator)
-										ls := fullSource(memory.DefaultAllocator, left, size)
-										rs := oSource(memory.DefaultAllocator, rSchema, allCols, right, size)
-										j := &executor.HashJoin{Left: ls, Right: rs, Type: jt.typ, LeftKeys: lk, RightKeys: rk,
-											Residual: res.expr, Output: out, Workers: w}
-										got, _ := collect(t, ctx, j)
-										checkRows(t, got, want, false)
-										t.Skip(emptyBuildLeak)
-									}
 									mem, ctx := opEnv(t)
 									ls := fullSource(mem, left, size)
 									rs := oSource(mem, rSchema, allCols, right, size)

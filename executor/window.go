@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 
 	"github.com/lakeflight/lakeflight/expr"
 )
@@ -301,10 +302,11 @@ type windowResult struct {
 	typ   arrow.DataType
 	ints  []int64
 	flts  []float64
+	decs  []decimal128.Num
 	src   []int // for value functions: the input row to copy, or -1
 	valid []bool
 	n     int
-	kind  int // 0 ints, 1 floats, 2 copy from arg, 3 copy from default
+	kind  int // 0 ints, 1 floats, 2 copy from arg, 4 decimals
 	from  []int8
 	arg   arrow.Array
 	def   arrow.Array
@@ -321,6 +323,9 @@ func newWindowResult(ctx context.Context, c WindowCall, n int) *windowResult {
 		r.ints = make([]int64, n)
 	case c.Func == WinAgg && (c.Agg == AggCount || (c.Agg != AggAvg && isIntType(c.Type))):
 		r.ints = make([]int64, n)
+	case c.Func == WinAgg && c.Agg == AggSum && c.Type.ID() == arrow.DECIMAL128:
+		r.decs = make([]decimal128.Num, n)
+		r.kind = 4
 	case c.Func == WinAgg && isFloatType(c.Type):
 		r.flts = make([]float64, n)
 		r.kind = 1
@@ -409,7 +414,13 @@ func (r *windowResult) fillAgg(c WindowCall, part, peerStart, peerEnd []int, arg
 	m := len(part)
 	var fv func(int) float64
 	var iv func(int) int64
-	if arg != nil {
+	var dv []decimal128.Num
+	// Only sums and averages read the values; count, min and max compare
+	// or count rows of any type.
+	if arg != nil && (c.Agg == AggSum || c.Agg == AggAvg) {
+		if d, ok := arg.(*array.Decimal128); ok && r.decs != nil {
+			dv = d.Values()
+		}
 		if isFloatType(arg.DataType()) || arg.DataType().ID() == arrow.DECIMAL128 {
 			fv, _ = floatValues(arg)
 		} else {
@@ -425,12 +436,22 @@ func (r *windowResult) fillAgg(c WindowCall, part, peerStart, peerEnd []int, arg
 	cnt := make([]int64, m+1)
 	sumF := make([]float64, m+1)
 	sumI := make([]int64, m+1)
+	var sumD []decimal128.Num
+	if dv != nil {
+		sumD = make([]decimal128.Num, m+1)
+	}
 	for i, row := range part {
 		ok := arg == nil || arg.IsValid(row)
 		cnt[i+1], sumF[i+1], sumI[i+1] = cnt[i], sumF[i], sumI[i]
+		if sumD != nil {
+			sumD[i+1] = sumD[i]
+			if ok {
+				sumD[i+1] = sumD[i+1].Add(dv[row])
+			}
+		}
 		if ok {
 			cnt[i+1]++
-			if arg != nil {
+			if fv != nil {
 				sumF[i+1] += fv(row)
 				if iv != nil {
 					sumI[i+1] += iv(row)
@@ -454,9 +475,12 @@ func (r *windowResult) fillAgg(c WindowCall, part, peerStart, peerEnd []int, arg
 			if k == 0 {
 				continue
 			}
-			if r.ints != nil {
+			switch {
+			case r.decs != nil:
+				r.decs[row], r.valid[row] = sumD[hi].Sub(sumD[lo]), true
+			case r.ints != nil:
 				r.ints[row], r.valid[row] = sumI[hi]-sumI[lo], true
-			} else {
+			default:
 				r.flts[row], r.valid[row] = sumF[hi]-sumF[lo], true
 			}
 		case AggAvg:
@@ -521,6 +545,8 @@ func (r *windowResult) finish() (arrow.Array, error) {
 			}
 		case 1:
 			b.(*array.Float64Builder).Append(r.flts[row])
+		case 4:
+			b.(*array.Decimal128Builder).Append(r.decs[row])
 		default:
 			src := r.arg
 			if r.from[row] == 2 {
