@@ -563,7 +563,17 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 	}
 
 	single := len(srcs) == 1
-	plain := single && srcs[0].derived == nil && len(pl.semis) == 0 && !bq.agg && !distinct && len(bq.order) == 0 && len(above) == 0
+	// Window functions see whole partitions: a query with them is not
+	// plain, so neither split into parts nor limited at the scan.
+	windowed := false
+	for _, it := range bq.items {
+		walkAll(it.e, func(x expr.Expr) {
+			if _, ok := x.(*winCall); ok {
+				windowed = true
+			}
+		})
+	}
+	plain := single && srcs[0].derived == nil && len(pl.semis) == 0 && !bq.agg && !distinct && len(bq.order) == 0 && len(above) == 0 && !windowed
 	plans := make([]*scan.Plan, len(srcs))
 	residuals := make([]expr.Expr, len(srcs))
 	for i, s := range srcs {

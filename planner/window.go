@@ -139,10 +139,6 @@ func (b *binder) windowCall(name string, fc *pg.FuncCall) (expr.Expr, error) {
 	if wc.Type, err = executor.AggResultType(fn, argType); err != nil {
 		return nil, invalid("%s(%s) is not defined", name, argType)
 	}
-	if fn == executor.AggSum && argType != nil && argType.ID() == arrow.DECIMAL128 {
-		// Window sums of decimals are computed in float64.
-		wc.Type = f64
-	}
 	return &winCall{call: wc}, nil
 }
 

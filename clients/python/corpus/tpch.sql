@@ -880,3 +880,9 @@ SELECT n_name, (SELECT max(s_acctbal) FROM tpch.supplier s WHERE s.s_nationkey =
 
 -- name: t_corr_count_in_select_list
 SELECT r_name, (SELECT count(*) FROM tpch.nation n WHERE n.n_regionkey = r.r_regionkey AND n.n_name LIKE 'A%') AS a_nations FROM tpch.region r;
+
+-- name: t_window_sum_decimal
+SELECT s_suppkey, sum(s_acctbal) OVER (PARTITION BY s_nationkey) AS nation_total FROM tpch.supplier WHERE s_suppkey < 50;
+
+-- name: t_window_max_text
+SELECT n_nationkey, max(n_name) OVER (PARTITION BY n_regionkey) AS last_name, min(n_name) OVER (PARTITION BY n_regionkey ORDER BY n_nationkey) AS first_so_far FROM tpch.nation;
