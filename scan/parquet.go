@@ -224,7 +224,7 @@ func (np *nativePlan) openFile(ctx context.Context, fs icebergio.IO, task table.
 	}
 	f, err := fs.Open(task.File.FilePath())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open data file %s: %w", task.File.FilePath(), err)
 	}
 	pr, err := file.NewParquetReader(f)
 	if err != nil {
@@ -256,16 +256,14 @@ func (np *nativePlan) openFile(ctx context.Context, fs icebergio.IO, task table.
 			needed[id] = struct{}{}
 		}
 	}
-	leafIDs, mapping, err := fr.leafFieldIDs()
-	if err != nil {
-		return nil, err
-	}
-	fr.mapping = mapping
+	var leafIDs map[int]int
+	leafIDs, fr.mapping = fr.leafFieldIDs()
 	for col, id := range leafIDs {
 		if _, ok := needed[id]; ok {
 			fr.leaves = append(fr.leaves, col)
 		}
 	}
+	slices.Sort(fr.leaves)
 	if len(fr.leaves) == 0 {
 		// Nothing to decode tells no row count; leave it to iceberg-go.
 		return nil, fmt.Errorf("%w: no column of %s is read", errNotNative, task.File.FilePath())
@@ -286,11 +284,12 @@ func (fr *fileRead) close() {
 }
 
 // leafFieldIDs maps each leaf column of the file to its Iceberg field id
-// (absent when it has none). Field ids written in the file decide; a file
-// without them is matched by name, through the table's name mapping or,
-// without one, the names of the scan's schema. mapping is the name mapping
-// used, nil when the file carries field ids.
-func (fr *fileRead) leafFieldIDs() (ids map[int]int, mapping iceberg.NameMapping, err error) {
+// (absent when it has none). Field ids written in the file decide; fields
+// without one are matched by name through the table's name mapping, and a
+// file without any field id, in a table without a name mapping, by the
+// names of the scan's schema. mapping is the name mapping used (nil for
+// none).
+func (fr *fileRead) leafFieldIDs() (ids map[int]int, mapping iceberg.NameMapping) {
 	hasIDs := false
 	for i := range fr.fr.Manifest.Fields {
 		if anyFieldID(&fr.fr.Manifest.Fields[i]) {
@@ -298,11 +297,9 @@ func (fr *fileRead) leafFieldIDs() (ids map[int]int, mapping iceberg.NameMapping
 			break
 		}
 	}
-	if !hasIDs {
-		mapping = fr.np.mapping
-		if mapping == nil {
-			mapping = fr.np.effective.NameMapping()
-		}
+	mapping = fr.np.mapping
+	if mapping == nil && !hasIDs {
+		mapping = fr.np.effective.NameMapping()
 	}
 	ids = map[int]int{}
 	var root *iceberg.MappedField
@@ -313,7 +310,7 @@ func (fr *fileRead) leafFieldIDs() (ids map[int]int, mapping iceberg.NameMapping
 		sf := &fr.fr.Manifest.Fields[i]
 		mapLeafIDs(sf, childMapping(root, sf.Field.Name), ids)
 	}
-	return ids, mapping, nil
+	return ids, mapping
 }
 
 // fieldID is the Parquet field id pqarrow records on a field, or -1.
