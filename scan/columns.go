@@ -28,7 +28,8 @@ type columnSource interface {
 
 // openColumns opens a source for each top-level field read (in the order
 // of fr.schema) over the row groups: flat string and binary columns are
-// decoded by flatBinarySource, everything else by pqarrow.
+// decoded by flatBinarySource, flat fixed-width ones by flatFixedSource,
+// everything else (nested fields, other types) by pqarrow.
 func (fr *fileRead) openColumns(ctx context.Context, mem memory.Allocator, groups []int) (_ []columnSource, err error) {
 	fields, err := fr.fr.Manifest.GetFieldIndices(fr.leaves)
 	if err != nil {
