@@ -3,6 +3,7 @@ package planner
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -1468,6 +1469,7 @@ type joinStep struct {
 	// connected to the leaf alone and shrinks it (a filtered dimension of
 	// the leaf), so the hash table holds only rows that can still match.
 	sats []joinStep
+	eff  float64 // a satellite's estimated rows after its own satellites
 }
 
 // greedyOrder orders the tables of an inner-join tree. The largest table
@@ -1581,7 +1583,17 @@ func greedyOrder(root *rel, pl *placer, rows []float64, ndv func(col int) float6
 			}
 			joinedNDV, leafNDV = math.Min(joinedNDV, card), math.Min(leafNDV, rows[l.src])
 			out := card * rows[l.src] / math.Max(math.Max(joinedNDV, leafNDV), 1)
-			cost := out + rows[l.src]
+			// Satellites the table would take along shrink what it adds.
+			hashed := rows[l.src]
+			if conn {
+				j2 := maps.Clone(joined)
+				u2 := slices.Clone(used)
+				for _, sat := range satellites(l, leaves, j2, conds, u2, rows, ndv) {
+					f := satShrink(l, sat, sat.eff, rows, ndv)
+					out, hashed = out*f, hashed*f
+				}
+			}
+			cost := out + hashed
 			switch {
 			case best == nil, conn && !bestConnected, conn == bestConnected && cost < bestCost:
 				best, bestConnected, bestCost, bestOut = l, conn, cost, out
@@ -1596,11 +1608,8 @@ func greedyOrder(root *rel, pl *placer, rows []float64, ndv func(col int) float6
 		}
 		step := joinStep{leaf: best}
 		if len(steps) > 0 {
+			// (bestOut already counts their shrinking.)
 			step.sats = satellites(best, leaves, joined, conds, used, rows, ndv)
-			for _, sat := range step.sats {
-				joined[sat.leaf] = true
-				card *= satShrink(best, sat, rows, ndv)
-			}
 		}
 		for i, c := range conds {
 			if !used[i] && in(c, joined, best) {
@@ -1615,57 +1624,96 @@ func greedyOrder(root *rel, pl *placer, rows []float64, ndv func(col int) float6
 }
 
 // satellites picks, for a table about to be hashed, the unjoined tables
-// whose every condition is an equality with that table alone and whose
-// join with it is estimated to keep at most half its rows. Their
-// conditions are marked used.
+// that hang off it alone and shrink it: each is connected to it by
+// equalities, has no equality with a table already joined, and its other
+// equality neighbours hang off it in turn (customer with its nation,
+// filtered to two rows, hanging off orders). Each such tree whose join
+// with the table is estimated to keep at most half its rows is joined into
+// the table before it is hashed. Their conditions are marked used.
 func satellites(leaf *rel, leaves []*rel, joined map[*rel]bool, conds []expr.Expr, used []bool, rows []float64, ndv func(int) float64) []joinStep {
 	var sats []joinStep
 	for _, d := range leaves {
-		if d == leaf || joined[d] {
+		if d == leaf || joined[d] || len(equalities(d, leaf, conds, used)) == 0 {
 			continue
 		}
-		var mine []int
-		ok := true
-		for i, c := range conds {
-			if used[i] || !anyWithin(c, d.lo, d.hi) {
-				continue
-			}
-			cmp, isCmp := c.(*expr.Compare)
-			if !isCmp || cmp.Op != expr.Eq {
-				ok = false
-				break
-			}
-			l, r := cmp.L, cmp.R
-			if within(l, d.lo, d.hi) {
-				l, r = r, l
-			}
-			if !within(r, d.lo, d.hi) || !within(l, leaf.lo, leaf.hi) || len(expr.Columns(l)) == 0 {
-				ok = false
-				break
-			}
-			mine = append(mine, i)
-		}
-		if !ok || len(mine) == 0 {
+		visiting := map[*rel]bool{leaf: true}
+		sat, eff, ok := hang(d, leaf, leaves, joined, conds, used, rows, ndv, visiting)
+		if !ok || satShrink(leaf, sat, eff, rows, ndv) > 0.5 {
 			continue
 		}
-		sat := joinStep{leaf: d}
-		for _, i := range mine {
-			sat.conds = append(sat.conds, conds[i])
+		var mark func(s joinStep)
+		mark = func(s joinStep) {
+			joined[s.leaf] = true
+			for i, c := range conds {
+				for _, sc := range s.conds {
+					if c == sc {
+						used[i] = true
+					}
+				}
+			}
+			for _, k := range s.sats {
+				mark(k)
+			}
 		}
-		if satShrink(leaf, sat, rows, ndv) > 0.5 {
-			continue
-		}
-		for _, i := range mine {
-			used[i] = true
-		}
+		mark(sat)
+		sat.eff = eff
 		sats = append(sats, sat)
 	}
 	return sats
 }
 
+// equalities are the unused equality conditions between a column
+// expression of a and one of b.
+func equalities(a, b *rel, conds []expr.Expr, used []bool) []expr.Expr {
+	var out []expr.Expr
+	for i, c := range conds {
+		cmp, ok := c.(*expr.Compare)
+		if used[i] || !ok || cmp.Op != expr.Eq || len(expr.Columns(cmp.L)) == 0 || len(expr.Columns(cmp.R)) == 0 {
+			continue
+		}
+		if (within(cmp.L, a.lo, a.hi) && within(cmp.R, b.lo, b.hi)) || (within(cmp.L, b.lo, b.hi) && within(cmp.R, a.lo, a.hi)) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// hang builds the tree of tables hanging off parent through d: d, joined
+// to parent by equalities, and recursively each other table d is joined
+// to by equalities. It fails when one of them has an equality with a table
+// already joined or the tables form a cycle. eff estimates d's rows after
+// the joins below it.
+func hang(d, parent *rel, leaves []*rel, joined map[*rel]bool, conds []expr.Expr, used []bool, rows []float64, ndv func(int) float64, visiting map[*rel]bool) (joinStep, float64, bool) {
+	visiting[d] = true
+	step := joinStep{leaf: d, conds: equalities(d, parent, conds, used)}
+	eff := rows[d.src]
+	// An equality with a table already joined would be a join key of the
+	// step itself; other conditions wait until all their tables are in.
+	for _, o := range leaves {
+		if o != parent && joined[o] && len(equalities(d, o, conds, used)) > 0 {
+			return step, 0, false
+		}
+	}
+	for _, e := range leaves {
+		if e == d || e == parent || joined[e] || len(equalities(d, e, conds, used)) == 0 {
+			continue
+		}
+		if visiting[e] {
+			return step, 0, false
+		}
+		child, ceff, ok := hang(e, d, leaves, joined, conds, used, rows, ndv, visiting)
+		if !ok {
+			return step, 0, false
+		}
+		eff *= satShrink(d, child, ceff, rows, ndv)
+		step.sats = append(step.sats, child)
+	}
+	return step, math.Max(eff, 1), true
+}
+
 // satShrink estimates the fraction of leaf's rows that its join with a
-// satellite keeps.
-func satShrink(leaf *rel, sat joinStep, rows []float64, ndv func(int) float64) float64 {
+// satellite (of eff rows after its own satellites) keeps.
+func satShrink(leaf *rel, sat joinStep, eff float64, rows []float64, ndv func(int) float64) float64 {
 	leafNDV, satNDV := 1.0, 1.0
 	for _, c := range sat.conds {
 		cmp := c.(*expr.Compare)
@@ -1673,20 +1721,22 @@ func satShrink(leaf *rel, sat joinStep, rows []float64, ndv func(int) float64) f
 		if within(l, sat.leaf.lo, sat.leaf.hi) {
 			l, r = r, l
 		}
-		for _, e := range []expr.Expr{l, r} {
-			d := rows[leaf.src]
-			if col, ok := e.(*expr.Column); ok {
-				d = ndv(col.Index)
-			}
-			if e == l {
-				leafNDV *= d
-			} else {
-				satNDV *= d
-			}
+		if col, ok := l.(*expr.Column); ok {
+			leafNDV *= ndv(col.Index)
+		} else {
+			leafNDV *= rows[leaf.src]
+		}
+		if col, ok := r.(*expr.Column); ok {
+			satNDV *= ndv(col.Index)
+		} else {
+			satNDV *= rows[sat.leaf.src]
 		}
 	}
-	leafNDV, satNDV = math.Min(leafNDV, rows[leaf.src]), math.Min(satNDV, rows[sat.leaf.src])
-	return math.Min(rows[sat.leaf.src]/math.Max(math.Max(leafNDV, satNDV), 1), 1)
+	leafNDV = math.Min(leafNDV, rows[leaf.src])
+	satNDV = math.Min(satNDV, rows[sat.leaf.src])
+	// The satellite's distinct keys shrink with its rows.
+	satKeys := math.Min(satNDV, eff)
+	return math.Min(satKeys/math.Max(math.Max(leafNDV, satNDV), 1), 1)
 }
 
 // buildGreedy builds the hash joins of a greedy order and projects the
@@ -1725,25 +1775,9 @@ func buildGreedy(st *stmt, sc *scope, steps []joinStep, leafOp func(*rel) execut
 				relFields = append(relFields, sc.cols[i].field)
 			}
 		}
-		addRel(l)
-		right := leafOp(l)
-		for _, sat := range stp.sats {
-			var lk, rk []expr.Expr
-			satPos := map[int]int{}
-			for i := sat.leaf.lo; i < sat.leaf.hi; i++ {
-				satPos[i] = i - sat.leaf.lo
-			}
-			for _, c := range sat.conds {
-				cmp := c.(*expr.Compare)
-				a, b := cmp.L, cmp.R
-				if within(a, sat.leaf.lo, sat.leaf.hi) {
-					a, b = b, a
-				}
-				lk, rk = append(lk, remap(a, relPos)), append(rk, remap(b, satPos))
-			}
-			addRel(sat.leaf)
-			right = st.m(&executor.HashJoin{Workers: st.p.opts.Parallelism, Left: right, Right: leafOp(sat.leaf), Type: executor.InnerJoin,
-				LeftKeys: lk, RightKeys: rk, Output: arrow.NewSchema(append([]arrow.Field{}, relFields...), nil)})
+		right, members := buildSatellites(st, sc, stp, leafOp, remap)
+		for _, m := range members {
+			addRel(m)
 		}
 		joinedPos := map[int]int{}
 		for k, v := range pos {
@@ -1769,9 +1803,8 @@ func buildGreedy(st *stmt, sc *scope, steps []joinStep, leafOp func(*rel) execut
 			}
 			rest = append(rest, remap(c, joinedPos))
 		}
-		add(l)
-		for _, sat := range stp.sats {
-			add(sat.leaf)
+		for _, m := range members {
+			add(m)
 		}
 		out := arrow.NewSchema(append([]arrow.Field{}, fields...), nil)
 		op = st.m(&executor.HashJoin{Workers: st.p.opts.Parallelism, Left: op, Right: right, Type: executor.InnerJoin, LeftKeys: lk, RightKeys: rk,
@@ -1783,6 +1816,50 @@ func buildGreedy(st *stmt, sc *scope, steps []joinStep, leafOp func(*rel) execut
 		exprs[i] = &expr.Column{Index: pos[i], Name: c.field.Name, Type: c.field.Type}
 	}
 	return st.m(&executor.Project{Input: op, Exprs: exprs, Output: sc.schema()})
+}
+
+// buildSatellites builds a step's table joined with its satellites (each
+// joined with its own first) and returns the operator and the tables whose
+// columns it yields, in order.
+func buildSatellites(st *stmt, sc *scope, stp joinStep, leafOp func(*rel) executor.Operator, remap func(expr.Expr, map[int]int) expr.Expr) (executor.Operator, []*rel) {
+	op := leafOp(stp.leaf)
+	members := []*rel{stp.leaf}
+	pos := map[int]int{}
+	var fields []arrow.Field
+	add := func(r *rel) {
+		for i := r.lo; i < r.hi; i++ {
+			pos[i] = len(fields)
+			fields = append(fields, sc.cols[i].field)
+		}
+	}
+	add(stp.leaf)
+	for _, sat := range stp.sats {
+		right, sub := buildSatellites(st, sc, sat, leafOp, remap)
+		subPos := map[int]int{}
+		n := 0
+		for _, m := range sub {
+			for i := m.lo; i < m.hi; i++ {
+				subPos[i] = n
+				n++
+			}
+		}
+		var lk, rk []expr.Expr
+		for _, c := range sat.conds {
+			cmp := c.(*expr.Compare)
+			a, b := cmp.L, cmp.R
+			if within(a, sat.leaf.lo, sat.leaf.hi) {
+				a, b = b, a
+			}
+			lk, rk = append(lk, remap(a, pos)), append(rk, remap(b, subPos))
+		}
+		for _, m := range sub {
+			add(m)
+		}
+		members = append(members, sub...)
+		op = st.m(&executor.HashJoin{Workers: st.p.opts.Parallelism, Left: op, Right: right, Type: executor.InnerJoin,
+			LeftKeys: lk, RightKeys: rk, Output: arrow.NewSchema(append([]arrow.Field{}, fields...), nil)})
+	}
+	return op, members
 }
 
 // anyWithin reports whether e references a column in [lo, hi).
