@@ -7,8 +7,10 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 
 	"github.com/lakeflight/lakeflight/expr"
@@ -119,20 +121,17 @@ func decimalArith(ctx context.Context, x *expr.Arith, batch arrow.RecordBatch) (
 	}
 	n := int(batch.NumRows())
 	ml, mr, mp := decimal128.GetScaleMultiplier(int(kl)), decimal128.GetScaleMultiplier(int(kr)), decimal128.GetScaleMultiplier(int(kp))
-	vals := make([]decimal128.Num, n)
-	var valid []bool
-	if l.hasNulls() || r.hasNulls() {
-		valid = make([]bool, n)
-		for i := range valid {
-			valid[i] = !l.isNull(i) && !r.isNull(i)
-		}
-	}
+	mem := allocator(ctx)
+	buf := memory.NewResizableBuffer(mem)
+	defer buf.Release()
+	buf.Resize(n * arrow.Decimal128SizeBytes)
+	vals := arrow.Decimal128Traits.CastFromBytes(buf.Bytes())[:n]
 	switch x.Op {
 	case "*":
 		for i := range vals {
-			v := l.at(i).Mul(r.at(i))
+			v := mulNum(l.at(i), r.at(i))
 			if kp > 0 {
-				v = v.Mul(mp)
+				v = mulNum(v, mp)
 			}
 			vals[i] = v
 		}
@@ -141,31 +140,87 @@ func decimalArith(ctx context.Context, x *expr.Arith, batch arrow.RecordBatch) (
 		for i := range vals {
 			a, b := l.at(i), r.at(i)
 			if kl > 0 {
-				a = a.Mul(ml)
+				a = mulNum(a, ml)
 			}
 			if kr > 0 {
-				b = b.Mul(mr)
+				b = mulNum(b, mr)
 			}
 			if neg {
-				vals[i] = a.Sub(b)
-			} else {
-				vals[i] = a.Add(b)
+				b = b.Negate()
 			}
+			vals[i] = addNum(a, b)
 		}
+	}
+	validity, nulls := combineValidity(mem, n, l, r)
+	if validity != nil {
+		defer validity.Release()
 	}
 	if !fits {
 		for i, v := range vals {
-			if (valid == nil || valid[i]) && !v.FitsInPrecision(out.Precision) {
+			if (validity == nil || bitutil.BitIsSet(validity.Bytes(), i)) && !v.FitsInPrecision(out.Precision) {
 				return nil, true, fmt.Errorf("%w: %s exceeds %s", ErrOverflow, x, out)
 			}
 		}
 	}
-	b := array.NewDecimal128Builder(allocator(ctx), out)
-	defer b.Release()
-	b.AppendValues(vals, valid)
-	arr := b.NewArray()
-	defer arr.Release()
-	return compute.NewDatum(arr), true, nil
+	data := array.NewData(out, n, []*memory.Buffer{validity, buf}, nil, nulls, 0)
+	defer data.Release()
+	return compute.NewDatum(data), true, nil
+}
+
+// small reports whether v fits in 31 bits and sign, so that products and
+// sums of two such values fit an int64.
+func small(v decimal128.Num) bool {
+	lo, hi := v.LowBits(), v.HighBits()
+	return (hi == 0 && lo < 1<<31) || (hi == -1 && lo >= math.MaxUint64-(1<<31)+1)
+}
+
+func mulNum(a, b decimal128.Num) decimal128.Num {
+	if small(a) && small(b) {
+		return decimal128.FromI64(int64(a.LowBits()) * int64(b.LowBits()))
+	}
+	return a.Mul(b)
+}
+
+func addNum(a, b decimal128.Num) decimal128.Num {
+	if small(a) && small(b) {
+		return decimal128.FromI64(int64(a.LowBits()) + int64(b.LowBits()))
+	}
+	return a.Add(b)
+}
+
+// combineValidity is the validity bitmap of a result that is NULL where
+// either operand is, and its null count; nil when nothing is NULL.
+func combineValidity(mem memory.Allocator, n int, l, r decimalOperand) (*memory.Buffer, int) {
+	if (l.arr == nil && !l.valid) || (r.arr == nil && !r.valid) {
+		buf := memory.NewResizableBuffer(mem)
+		buf.Resize(int(bitutil.BytesForBits(int64(n))))
+		clear(buf.Bytes())
+		return buf, n
+	}
+	var srcs []*array.Decimal128
+	for _, o := range []decimalOperand{l, r} {
+		if o.arr != nil && o.arr.NullN() > 0 {
+			srcs = append(srcs, o.arr)
+		}
+	}
+	if len(srcs) == 0 {
+		return nil, 0
+	}
+	buf := memory.NewResizableBuffer(mem)
+	buf.Resize(int(bitutil.BytesForBits(int64(n))))
+	bits := buf.Bytes()
+	nulls := 0
+	for i := 0; i < n; i++ {
+		ok := true
+		for _, a := range srcs {
+			ok = ok && a.IsValid(i)
+		}
+		bitutil.SetBitTo(bits, i, ok)
+		if !ok {
+			nulls++
+		}
+	}
+	return buf, nulls
 }
 
 // pow10 are the powers of ten that float64 holds exactly.
