@@ -123,6 +123,7 @@ type HashAggregate struct {
 	extra []*aggTable // the other workers' tables, until merged
 	out   []arrow.RecordBatch
 	done  bool
+	heldMemory
 }
 
 // aggTable is one worker's groups: the key index, the group values and the
@@ -314,6 +315,9 @@ func (h *HashAggregate) consume() error {
 	if first != nil {
 		return first
 	}
+	for _, t := range h.extra {
+		h.add(t.reserved)
+	}
 	for len(h.extra) > 0 {
 		t := h.extra[0]
 		err := h.table.merge(t)
@@ -502,6 +506,8 @@ func (t *aggTable) release() {
 
 func (h *HashAggregate) emit() error {
 	t := h.table
+	// What the tables hold at the end is their peak: groups only grow.
+	h.add(t.reserved)
 	mem := allocator(h.ctx)
 	cols := make([]arrow.Array, 0, h.Output.NumFields())
 	defer func() {

@@ -20,6 +20,21 @@ type Budget struct {
 	limit    int64
 	used     atomic.Int64
 	reserved atomic.Int64
+	peak     atomic.Int64
+}
+
+// Peak is the most the query held at once.
+func (b *Budget) Peak() int64 { return max(b.peak.Load(), b.Used()) }
+
+// note records the current use as the peak when it is one.
+func (b *Budget) note() {
+	u := b.Used()
+	for {
+		p := b.peak.Load()
+		if u <= p || b.peak.CompareAndSwap(p, u) {
+			return
+		}
+	}
 }
 
 type budgetKey struct{}
@@ -52,6 +67,7 @@ func checkMemory(ctx context.Context, what string) error {
 func reserve(ctx context.Context, n int64) {
 	if b, _ := ctx.Value(budgetKey{}).(*Budget); b != nil {
 		b.reserved.Add(n)
+		b.note()
 	}
 }
 
@@ -62,11 +78,13 @@ type budgetAllocator struct {
 
 func (a *budgetAllocator) Allocate(size int) []byte {
 	a.b.used.Add(int64(size))
+	a.b.note()
 	return a.Allocator.Allocate(size)
 }
 
 func (a *budgetAllocator) Reallocate(size int, b []byte) []byte {
 	a.b.used.Add(int64(size - len(b)))
+	a.b.note()
 	return a.Allocator.Reallocate(size, b)
 }
 

@@ -66,6 +66,7 @@ type HashJoin struct {
 	pending      []arrow.RecordBatch
 	par          *parallelProbe
 	buffered     []arrow.RecordBatch // the left input, read ahead to publish its keys
+	heldMemory
 }
 
 var _ Operator = (*HashJoin)(nil)
@@ -121,6 +122,9 @@ func (j *HashJoin) buildSide() error {
 		}
 	}
 	rs := j.Right.Schema()
+	for _, b := range batches {
+		j.add(recordBytes(b))
+	}
 	if len(batches) == 0 {
 		cols := emptyColumns(j.ctx, rs)
 		j.build = array.NewRecordBatch(rs, cols, 0)
@@ -145,6 +149,7 @@ func (j *HashJoin) buildSide() error {
 	}
 	j.reserved = j.table.size(16)
 	reserve(j.ctx, j.reserved)
+	j.add(j.reserved)
 	return checkMemory(j.ctx, "the hash table of a join")
 }
 
@@ -488,6 +493,7 @@ func (j *HashJoin) semiBuildLeft() (arrow.RecordBatch, error) {
 		return nil, err
 	}
 	reserved := table.size(16)
+	j.add(recordBytes(left) + reserved)
 	reserve(j.ctx, reserved)
 	defer reserve(j.ctx, -reserved)
 	if err := checkMemory(j.ctx, "the hash table of a semi join"); err != nil {
@@ -593,6 +599,7 @@ func (j *HashJoin) publishLeft() error {
 	if all.NumRows() > 0 {
 		all.Retain()
 		j.buffered = []arrow.RecordBatch{all}
+		j.add(recordBytes(all))
 	}
 	defer all.Release()
 	return j.Publish.publish(j.ctx, j.LeftKeys, all)

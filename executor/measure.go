@@ -54,13 +54,7 @@ func (m *Measured) Next() (arrow.RecordBatch, error) {
 	if err == nil {
 		m.Rows += rec.NumRows()
 		m.Batches++
-		for _, c := range rec.Columns() {
-			for _, b := range c.Data().Buffers() {
-				if b != nil {
-					m.Bytes += int64(b.Len())
-				}
-			}
-		}
+		m.Bytes += recordBytes(rec)
 	}
 	return rec, err
 }
@@ -105,7 +99,11 @@ func (e *ExplainAnalyze) Next() (arrow.RecordBatch, error) {
 	}
 	text := Explain(e.Plan)
 	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
-	lines = append(lines, fmt.Sprintf("total: rows=%d time=%s", rows, time.Since(start).Round(time.Microsecond)))
+	total := fmt.Sprintf("total: rows=%d time=%s", rows, time.Since(start).Round(time.Microsecond))
+	if b, _ := e.ctx.Value(budgetKey{}).(*Budget); b != nil {
+		total += " peak_memory=" + formatBytes(b.Peak())
+	}
+	lines = append(lines, total)
 	b := array.NewStringBuilder(allocator(e.ctx))
 	defer b.Release()
 	b.AppendValues(lines, nil)
@@ -115,3 +113,50 @@ func (e *ExplainAnalyze) Next() (arrow.RecordBatch, error) {
 }
 
 func (e *ExplainAnalyze) Close() error { return nil }
+
+// recordBytes is the size of a batch's buffers.
+func recordBytes(rec arrow.RecordBatch) int64 {
+	var n int64
+	for _, c := range rec.Columns() {
+		n += arrayBytes(c.Data())
+	}
+	return n
+}
+
+func arrayBytes(d arrow.ArrayData) int64 {
+	var n int64
+	for _, b := range d.Buffers() {
+		if b != nil {
+			n += int64(b.Len())
+		}
+	}
+	for _, c := range d.Children() {
+		n += arrayBytes(c)
+	}
+	return n
+}
+
+// heldMemory tracks the most memory an operator held at once: the batches
+// it kept plus what it reserved for hash tables and accumulators.
+type heldMemory struct{ now, peak int64 }
+
+func (h *heldMemory) add(n int64) {
+	h.now += n
+	h.peak = max(h.peak, h.now)
+}
+
+// Analyze reports the peak for EXPLAIN ANALYZE.
+func (h *heldMemory) Analyze() string { return "memory=" + formatBytes(h.peak) }
+
+// formatBytes renders a byte count for people.
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1fGiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1fMiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1fKiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%dB", n)
+}

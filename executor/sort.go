@@ -49,6 +49,7 @@ type Sort struct {
 	ctx  context.Context
 	out  []arrow.RecordBatch
 	done bool
+	heldMemory
 }
 
 var _ Operator = (*Sort)(nil)
@@ -113,17 +114,20 @@ func (s *Sort) run() error {
 		}
 		batches = append(batches, in)
 		buffered += in.NumRows()
+		s.add(recordBytes(in))
 		if keep >= 0 && buffered >= max(4*keep, 65536) {
 			top, err := s.sorted(batches, 0, keep)
 			if err != nil {
 				return err
 			}
 			for _, b := range batches {
+				s.add(-recordBytes(b))
 				b.Release()
 			}
 			batches, buffered = nil, 0
 			if top != nil {
 				batches, buffered = []arrow.RecordBatch{top}, top.NumRows()
+				s.add(recordBytes(top))
 			}
 		}
 		if err := checkMemory(s.ctx, "ORDER BY"); err != nil {

@@ -94,6 +94,7 @@ type Window struct {
 	ctx  context.Context
 	out  arrow.RecordBatch
 	done bool
+	heldMemory
 }
 
 var _ Operator = (*Window)(nil)
@@ -155,6 +156,7 @@ func (w *Window) run() error {
 			return err
 		}
 		batches = append(batches, b)
+		w.add(recordBytes(b))
 		if err := checkMemory(w.ctx, "a window function"); err != nil {
 			return err
 		}

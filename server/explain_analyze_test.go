@@ -150,3 +150,39 @@ func TestExplainAnalyzeRowGroups(t *testing.T) {
 		t.Errorf("demo scan figures %v\n%s", figs, strings.Join(lines, "\n"))
 	}
 }
+
+// EXPLAIN ANALYZE shows what each stateful operator held at its peak and
+// the query's peak memory; a join's hash table holds at least its build
+// rows' bytes.
+func TestExplainAnalyzeMemory(t *testing.T) {
+	f := startServer(t, nil)
+	ctx := context.Background()
+	c := f.client(t)
+	lines := explainLines(t, ctx, c, `SELECT s.category, count(*) AS n FROM mall.probe_events e
+		JOIN mall.shops s ON e.shop_code = s.shop_code GROUP BY s.category ORDER BY n DESC`)
+	mem := regexp.MustCompile(`memory=([0-9.]+)(B|KiB|MiB|GiB)`)
+	bytesOf := func(m []string) float64 {
+		v, err := strconv.ParseFloat(m[1], 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v * map[string]float64{"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}[m[2]]
+	}
+	seen := map[string]float64{}
+	for _, l := range lines {
+		op := strings.Fields(strings.TrimSpace(l))[0]
+		if m := mem.FindStringSubmatch(l); m != nil && (op == "HashJoin" || op == "HashAggregate" || op == "Sort") {
+			seen[op] = bytesOf(m)
+		}
+	}
+	for _, op := range []string{"HashJoin", "HashAggregate", "Sort"} {
+		if seen[op] <= 0 {
+			t.Errorf("%s reports no memory held:\n%s", op, strings.Join(lines, "\n"))
+		}
+	}
+	last := lines[len(lines)-1]
+	m := regexp.MustCompile(`peak_memory=([0-9.]+)(B|KiB|MiB|GiB)`).FindStringSubmatch(last)
+	if m == nil || bytesOf(m) < seen["HashJoin"] {
+		t.Errorf("total line %q: want a peak_memory at least the join's %v bytes", last, seen["HashJoin"])
+	}
+}
