@@ -25,6 +25,41 @@ type joinTable struct {
 	enc  map[string]int32
 	next []int32
 	keys int // distinct keys
+	// filter is a one-hash Bloom filter over the integer keys of a large
+	// table (8 bits a key): a probe that misses it skips the map, whose
+	// lookups miss the CPU caches once the table outgrows them.
+	filter []uint64
+	shift  uint
+}
+
+// bloomMinKeys is the table size from which integer keys get a filter.
+const bloomMinKeys = 4096
+
+func bloomSlot(k int64, shift uint) uint64 { return (uint64(k) * 0x9e3779b97f4a7c15) >> shift }
+
+func (t *joinTable) buildFilter() {
+	if len(t.ints) < bloomMinKeys {
+		return
+	}
+	bits := uint(3) // 8 bits a key, rounded up to a power of two
+	for 1<<bits < len(t.ints)*8 {
+		bits++
+	}
+	t.shift = 64 - bits
+	t.filter = make([]uint64, (1<<bits)/64)
+	for k := range t.ints {
+		h := bloomSlot(k, t.shift)
+		t.filter[h>>6] |= 1 << (h & 63)
+	}
+}
+
+// mayHave reports whether integer key k can be in the table.
+func (t *joinTable) mayHave(k int64) bool {
+	if t.filter == nil {
+		return true
+	}
+	h := bloomSlot(k, t.shift)
+	return t.filter[h>>6]&(1<<(h&63)) != 0
 }
 
 // buildJoinTable indexes rec's rows by the values of keys.
@@ -71,6 +106,7 @@ func buildJoinTable(ctx context.Context, keys []expr.Expr, rec arrow.RecordBatch
 				t.ints[k] = int32(r)
 			}
 			t.keys = len(t.ints)
+			t.buildFilter()
 			return t, nil
 		}
 	}
@@ -94,7 +130,7 @@ func buildJoinTable(ctx context.Context, keys []expr.Expr, rec arrow.RecordBatch
 
 // size is an estimate of the bytes the table holds outside Arrow buffers.
 func (t *joinTable) size(keyLen int) int64 {
-	return int64(t.keys)*int64(40+keyLen) + int64(len(t.next))*4
+	return int64(t.keys)*int64(40+keyLen) + int64(len(t.next))*4 + int64(len(t.filter))*8
 }
 
 // probe appends to li and ri the pairs (probe row, build row) whose keys
@@ -141,7 +177,7 @@ func (t *joinTable) lookup(ctx context.Context, keys []expr.Expr, rec arrow.Reco
 		if vals, ok := col.(*array.Int64); ok {
 			raw := vals.Int64Values()
 			for l := 0; l < n; l++ {
-				if col.IsNull(l) {
+				if col.IsNull(l) || !t.mayHave(raw[l]) {
 					continue
 				}
 				if r, ok := t.ints[raw[l]]; ok {
@@ -158,8 +194,10 @@ func (t *joinTable) lookup(ctx context.Context, keys []expr.Expr, rec arrow.Reco
 			if col.IsNull(l) {
 				continue
 			}
-			if r, ok := t.ints[v(l)]; ok {
-				hit(l, r)
+			if k := v(l); t.mayHave(k) {
+				if r, ok := t.ints[k]; ok {
+					hit(l, r)
+				}
 			}
 		}
 	default:
