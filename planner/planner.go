@@ -148,6 +148,9 @@ type planned struct {
 	build  func(part, parts int) executor.Operator
 	parts  int
 	source catalog.ColumnSource
+	// refs counts a WITH query's references; one read more than once is
+	// computed once (executor.Materialized).
+	refs *int
 }
 
 // Plan parses and plans one statement.

@@ -1214,10 +1214,12 @@ func rewriteAgg(e expr.Expr, groups []expr.Expr, aggIndex map[string]int, out *a
 func (st *stmt) cte(name string) *planned {
 	for i := len(st.ctes) - 1; i >= 0; i-- {
 		if c, ok := st.ctes[i][name]; ok {
+			*c.refs++
 			return c
 		}
 		for n, c := range st.ctes[i] {
 			if strings.EqualFold(n, name) {
+				*c.refs++
 				return c
 			}
 		}
@@ -1251,9 +1253,26 @@ func (p *Planner) withClause(ctx context.Context, st *stmt, w *pg.WithClause) (f
 			renamed.schema = sch
 			pl = &renamed
 		}
-		scope[cte.GetCtename()] = pl
+		scope[cte.GetCtename()] = sharedCTE(pl, cte.GetCtename())
 	}
 	return pop, nil
+}
+
+// sharedCTE wraps a WITH query's plan so that, when the statement reads it
+// more than once, it is computed once and its rows handed to each reader.
+// A WITH query read once streams as before.
+func sharedCTE(pl *planned, name string) *planned {
+	refs := 0
+	mat := &executor.Materialized{Build: func() executor.Operator { return pl.build(0, 1) }, Output: pl.schema, Label: name}
+	out := *pl
+	out.refs = &refs
+	out.build = func(part, parts int) executor.Operator {
+		if refs < 2 {
+			return pl.build(part, parts)
+		}
+		return mat.Reader()
+	}
+	return &out
 }
 
 func hasOuter(e expr.Expr) bool {
