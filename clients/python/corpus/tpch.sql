@@ -886,3 +886,9 @@ SELECT s_suppkey, sum(s_acctbal) OVER (PARTITION BY s_nationkey) AS nation_total
 
 -- name: t_window_max_text
 SELECT n_nationkey, max(n_name) OVER (PARTITION BY n_regionkey) AS last_name, min(n_name) OVER (PARTITION BY n_regionkey ORDER BY n_nationkey) AS first_so_far FROM tpch.nation;
+
+-- name: t_cte_self_join
+WITH nat AS (SELECT n_nationkey, n_name, n_regionkey FROM tpch.nation WHERE n_regionkey < 3) SELECT a.n_name AS first, b.n_name AS second FROM nat a JOIN nat b ON a.n_regionkey = b.n_regionkey AND a.n_nationkey < b.n_nationkey;
+
+-- name: t_cte_in_scalar_subquery
+WITH rev AS (SELECT o_custkey, sum(o_totalprice) AS total FROM tpch.orders GROUP BY o_custkey) SELECT count(*) AS n, min(total) AS least FROM rev WHERE total > (SELECT avg(total) FROM rev);
