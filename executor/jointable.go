@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -30,6 +31,69 @@ type joinTable struct {
 	// lookups miss the CPU caches once the table outgrows them.
 	filter []uint64
 	shift  uint
+	// pair: the ints map holds two integer keys packed into one (both
+	// within [0, 2^32) on the build side).
+	pair bool
+}
+
+// intKey reads row r's integer key: one integer-like column as it is, or
+// two packed as a<<32|b.
+type intKey func(r int) (k int64, st keyState)
+
+type keyState int8
+
+const (
+	keyOK   keyState = iota
+	keyNull          // a NULL key, which matches nothing
+	keyWide          // a pair value outside [0, 2^32), which cannot be packed
+)
+
+// intKeyOf returns the key reader for one or two integer-like columns, or
+// nil for other keys.
+func intKeyOf(cols []arrow.Array) intKey {
+	get := make([]func(int) int64, len(cols))
+	for i, c := range cols {
+		if c.DataType().ID() == arrow.BOOL {
+			return nil
+		}
+		v, err := orderedInts(c)
+		if err != nil {
+			return nil
+		}
+		get[i] = v
+	}
+	switch len(cols) {
+	case 1:
+		c, v := cols[0], get[0]
+		if raw, ok := c.(*array.Int64); ok {
+			vals := raw.Int64Values()
+			return func(r int) (int64, keyState) {
+				if c.IsNull(r) {
+					return 0, keyNull
+				}
+				return vals[r], keyOK
+			}
+		}
+		return func(r int) (int64, keyState) {
+			if c.IsNull(r) {
+				return 0, keyNull
+			}
+			return v(r), keyOK
+		}
+	case 2:
+		a, b, va, vb := cols[0], cols[1], get[0], get[1]
+		return func(r int) (int64, keyState) {
+			if a.IsNull(r) || b.IsNull(r) {
+				return 0, keyNull
+			}
+			x, y := va(r), vb(r)
+			if uint64(x) >= 1<<32 || uint64(y) >= 1<<32 {
+				return 0, keyWide
+			}
+			return x<<32 | y, keyOK
+		}
+	}
+	return nil
 }
 
 // bloomMinKeys is the table size from which integer keys get a filter.
@@ -91,24 +155,13 @@ func buildJoinTable(ctx context.Context, keys []expr.Expr, rec arrow.RecordBatch
 			t.keys = len(t.strs)
 			return t, nil
 		}
-		if v, err := orderedInts(col); err == nil && col.DataType().ID() != arrow.BOOL {
-			t.ints = make(map[int64]int32, n)
-			for r := 0; r < n; r++ {
-				if col.IsNull(r) {
-					continue
-				}
-				k := v(r)
-				if prev, ok := t.ints[k]; ok {
-					t.next[r] = prev
-				} else {
-					t.next[r] = -1
-				}
-				t.ints[k] = int32(r)
-			}
-			t.keys = len(t.ints)
-			t.buildFilter()
-			return t, nil
-		}
+	}
+	cols := make([]arrow.Array, len(writers))
+	for i, w := range writers {
+		cols[i] = w.col
+	}
+	if key := intKeyOf(cols); key != nil && t.buildInts(key, n, len(cols) == 2) {
+		return t, nil
 	}
 	t.enc = make(map[string]int32, n)
 	var buf []byte
@@ -126,6 +179,30 @@ func buildJoinTable(ctx context.Context, keys []expr.Expr, rec arrow.RecordBatch
 	}
 	t.keys = len(t.enc)
 	return t, nil
+}
+
+// buildInts indexes n rows by integer key. For a pair it gives up (false)
+// when a value does not fit the packing.
+func (t *joinTable) buildInts(key intKey, n int, pair bool) bool {
+	ints := make(map[int64]int32, n)
+	for r := 0; r < n; r++ {
+		k, st := key(r)
+		if st == keyWide {
+			return false
+		}
+		if st == keyNull {
+			continue
+		}
+		if prev, found := ints[k]; found {
+			t.next[r] = prev
+		} else {
+			t.next[r] = -1
+		}
+		ints[k] = int32(r)
+	}
+	t.ints, t.pair, t.keys = ints, pair, len(ints)
+	t.buildFilter()
+	return true
 }
 
 // size is an estimate of the bytes the table holds outside Arrow buffers.
@@ -173,31 +250,21 @@ func (t *joinTable) lookup(ctx context.Context, keys []expr.Expr, rec arrow.Reco
 			}
 		}
 	case t.ints != nil:
-		col := writers[0].col
-		if vals, ok := col.(*array.Int64); ok {
-			raw := vals.Int64Values()
-			for l := 0; l < n; l++ {
-				if col.IsNull(l) || !t.mayHave(raw[l]) {
-					continue
-				}
-				if r, ok := t.ints[raw[l]]; ok {
-					hit(l, r)
-				}
-			}
-			return nil
+		cols := make([]arrow.Array, len(writers))
+		for i, w := range writers {
+			cols[i] = w.col
 		}
-		v, err := orderedInts(col)
-		if err != nil {
-			return err
+		key := intKeyOf(cols)
+		if key == nil {
+			return fmt.Errorf("join keys %v do not match the table's integer keys", keys)
 		}
 		for l := 0; l < n; l++ {
-			if col.IsNull(l) {
+			k, st := key(l)
+			if st != keyOK || !t.mayHave(k) {
 				continue
 			}
-			if k := v(l); t.mayHave(k) {
-				if r, ok := t.ints[k]; ok {
-					hit(l, r)
-				}
+			if r, ok := t.ints[k]; ok {
+				hit(l, r)
 			}
 		}
 	default:

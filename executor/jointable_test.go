@@ -74,3 +74,102 @@ func TestJoinTableFilterKeepsEveryMatch(t *testing.T) {
 		}
 	}
 }
+
+// Two integer keys are packed into one when every build value fits in 32
+// bits; probe values that do not fit match nothing, NULLs match nothing,
+// and a build side with a wide value falls back to encoded keys.
+func TestJoinTablePairKeys(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer mem.AssertSize(t, 0)
+	ctx := WithAllocator(t.Context(), mem)
+	schema := arrow.NewSchema([]arrow.Field{{Name: "a", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "b", Type: arrow.PrimitiveTypes.Int32, Nullable: true}}, nil)
+	keys := []expr.Expr{&expr.Column{Index: 0, Name: "a", Type: arrow.PrimitiveTypes.Int64},
+		&expr.Column{Index: 1, Name: "b", Type: arrow.PrimitiveTypes.Int32}}
+	type pair struct {
+		a, b  int64
+		nullA bool
+		nullB bool
+	}
+	record := func(ps []pair) arrow.RecordBatch {
+		ab, bb := array.NewInt64Builder(mem), array.NewInt32Builder(mem)
+		defer ab.Release()
+		defer bb.Release()
+		for _, p := range ps {
+			if p.nullA {
+				ab.AppendNull()
+			} else {
+				ab.Append(p.a)
+			}
+			if p.nullB {
+				bb.AppendNull()
+			} else {
+				bb.Append(int32(p.b))
+			}
+		}
+		a, b := ab.NewArray(), bb.NewArray()
+		defer a.Release()
+		defer b.Release()
+		return array.NewRecordBatch(schema, []arrow.Array{a, b}, int64(len(ps)))
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, wideBuild := range []bool{false, true} {
+		var build []pair
+		count := map[[2]int64]int{}
+		for i := 0; i < 2*bloomMinKeys; i++ {
+			p := pair{a: rng.Int64N(1 << 31), b: rng.Int64N(50)}
+			switch {
+			case i%97 == 0:
+				p.nullB = true
+			case i%89 == 0:
+				p.nullA = true
+			default:
+				count[[2]int64{p.a, p.b}]++
+			}
+			build = append(build, p)
+		}
+		if wideBuild {
+			build = append(build, pair{a: 1 << 40, b: 1})
+			count[[2]int64{1 << 40, 1}]++
+		}
+		brec := record(build)
+		table, err := buildJoinTable(ctx, keys, brec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if table.pair == wideBuild {
+			t.Errorf("wide build value %v: packed pairs = %v", wideBuild, table.pair)
+		}
+		var probe []pair
+		want := 0
+		for i := 0; i < 20000; i++ {
+			var p pair
+			switch i % 4 {
+			case 0:
+				p = build[rng.IntN(len(build))]
+			case 1:
+				p = pair{a: -1 - rng.Int64N(10), b: rng.Int64N(50)}
+			case 2:
+				p = pair{a: 1<<32 + rng.Int64N(10), b: 1}
+			default:
+				p = pair{a: rng.Int64N(1 << 31), b: rng.Int64N(50)}
+			}
+			if !p.nullA && !p.nullB {
+				want += count[[2]int64{p.a, p.b}]
+			}
+			probe = append(probe, p)
+		}
+		probe = append(probe, pair{a: 1 << 40, b: 1})
+		want += count[[2]int64{1 << 40, 1}]
+		prec := record(probe)
+		li, _, err := table.probe(ctx, keys, prec, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(li) != want {
+			t.Errorf("wide build value %v: %d pairs, want %d", wideBuild, len(li), want)
+		}
+		brec.Release()
+		prec.Release()
+	}
+}
