@@ -30,8 +30,40 @@ const (
 func sourceRows(plan *scan.Plan, filters []expr.Expr, semis int) float64 {
 	base := math.Max(float64(plan.Stats.RecordCount), 1)
 	sel := 1.0
+	// Ranges on one column intersect: lo <= x AND x < hi keeps the
+	// fraction of the bounds between lo and hi, not the product of the
+	// fractions above lo and below hi.
+	type interval struct{ lo, hi, min, max int64 }
+	ranges := map[string]*interval{}
+	var order []string
 	for _, f := range filters {
+		if name, op, v, ok := rangeOf(f); ok {
+			if lo, hi, ok := plan.IntRange(name); ok && hi >= lo {
+				r := ranges[name]
+				if r == nil {
+					r = &interval{lo: lo, hi: hi, min: lo, max: hi}
+					ranges[name] = r
+					order = append(order, name)
+				}
+				switch op {
+				case expr.Lt:
+					r.hi = min(r.hi, v-1)
+				case expr.LtEq:
+					r.hi = min(r.hi, v)
+				case expr.Gt:
+					r.lo = max(r.lo, v+1)
+				case expr.GtEq:
+					r.lo = max(r.lo, v)
+				}
+				continue
+			}
+		}
 		sel *= selectivity(f, plan, base)
+	}
+	for _, name := range order {
+		r := ranges[name]
+		width := float64(r.max-r.min) + 1
+		sel *= math.Min(math.Max((float64(r.hi-r.lo)+1)/width, 0.001), 1)
 	}
 	sel *= math.Pow(selSemi, float64(semis))
 	return math.Max(base*sel, minSelRows)
@@ -175,4 +207,26 @@ func icebergInt(s scalar.Scalar) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// rangeOf reads col op literal (either way round) with op one of <, <=,
+// >, >= on a top-level integer-like column, the literal in Iceberg's units.
+func rangeOf(e expr.Expr) (name string, op expr.CmpOp, v int64, ok bool) {
+	cmp, isCmp := e.(*expr.Compare)
+	if !isCmp {
+		return "", 0, 0, false
+	}
+	col, okc := cmp.L.(*expr.Column)
+	lit, okl := cmp.R.(*expr.Literal)
+	op = cmp.Op
+	if !okc || !okl {
+		col, okc = cmp.R.(*expr.Column)
+		lit, okl = cmp.L.(*expr.Literal)
+		op = op.Flip()
+	}
+	if !okc || !okl || len(col.Path) > 0 || (op != expr.Lt && op != expr.LtEq && op != expr.Gt && op != expr.GtEq) {
+		return "", 0, 0, false
+	}
+	v, ok = icebergInt(lit.Value)
+	return col.Name, op, v, ok
 }
