@@ -67,6 +67,9 @@ func evalDatum(ctx context.Context, e expr.Expr, batch arrow.RecordBatch) (compu
 	case *expr.Param:
 		return nil, fmt.Errorf("%w: %s", ErrUnboundParam, x)
 	case *expr.Compare:
+		if d, ok, err := decimalCompare(ctx, x, batch); ok || err != nil {
+			return d, err
+		}
 		return call2(ctx, x.Op.Kernel(), x.L, x.R, batch)
 	case *expr.And:
 		return fold(ctx, "and_kleene", x.Args, batch)

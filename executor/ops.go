@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -89,7 +90,8 @@ type Filter struct {
 	Input     Operator
 	Predicate expr.Expr
 
-	ctx context.Context
+	ctx   context.Context
+	order []expr.Expr // the conjuncts of an AND, in evaluation order
 }
 
 var _ Operator = (*Filter)(nil)
@@ -125,7 +127,61 @@ func (f *Filter) Next() (arrow.RecordBatch, error) {
 }
 
 func (f *Filter) apply(in arrow.RecordBatch) (arrow.RecordBatch, error) {
-	mask, err := Eval(f.ctx, f.Predicate, in)
+	and, ok := f.Predicate.(*expr.And)
+	if !ok || len(and.Args) < 2 {
+		return f.applyOne(f.Predicate, in)
+	}
+	// Conjuncts one at a time, cheapest and likeliest to drop rows first,
+	// each over the rows the ones before it kept.
+	if f.order == nil {
+		f.order = slices.Clone(and.Args)
+		slices.SortStableFunc(f.order, func(a, b expr.Expr) int { return conjunctRank(a) - conjunctRank(b) })
+	}
+	cur := in
+	cur.Retain()
+	for _, c := range f.order {
+		next, err := f.applyOne(c, cur)
+		cur.Release()
+		if err != nil {
+			return nil, err
+		}
+		cur = next
+		if cur.NumRows() == 0 {
+			break
+		}
+	}
+	return cur, nil
+}
+
+// conjunctRank orders a filter's conjuncts: comparisons of a column with a
+// constant first (equalities before ranges), then IN lists, NULL tests,
+// LIKE, and everything else.
+func conjunctRank(e expr.Expr) int {
+	switch x := e.(type) {
+	case *expr.Compare:
+		_, lc := x.L.(*expr.Column)
+		_, rc := x.R.(*expr.Column)
+		_, ll := x.L.(*expr.Literal)
+		_, rl := x.R.(*expr.Literal)
+		if (lc && rl) || (rc && ll) {
+			if x.Op == expr.Eq {
+				return 0
+			}
+			return 1
+		}
+		return 4
+	case *expr.In:
+		return 2
+	case *expr.IsNull:
+		return 3
+	case *expr.Like:
+		return 5
+	}
+	return 6
+}
+
+func (f *Filter) applyOne(pred expr.Expr, in arrow.RecordBatch) (arrow.RecordBatch, error) {
+	mask, err := Eval(f.ctx, pred, in)
 	if err != nil {
 		return nil, err
 	}

@@ -53,6 +53,16 @@ func TestFilter(t *testing.T) {
 		{"false keeps none", boolLit(false), func(row) bool { return false }},
 		{"NULL keeps none", nullOf(arrow.FixedWidthTypes.Boolean), func(row) bool { return false }},
 		{"s IS NOT NULL", isNotNull(colS), func(r row) bool { return r.s != nil }},
+		// Conjuncts of an AND run one at a time, reordered (the LIKE and
+		// the OR last): the rows kept are those of the whole AND.
+		{"s LIKE 'a%' AND (p OR q) AND a >= 0 AND s IS NOT NULL AND a = 4", andE(likeE(colS, "a%", false, false), orE(colP, colQ),
+			cmpE(colA, expr.GtEq, i64(0)), isNotNull(colS), cmpE(colA, expr.Eq, i64(4))), func(r row) bool {
+			v := and3(and3(like3(r.s, "a%", false, false), or3(r.p, r.q)), cmp3(r.a, ptr[int64](0), expr.GtEq))
+			return v != nil && *v && r.s != nil && r.a != nil && *r.a == 4
+		}},
+		{"a > 0 AND a < 3 AND NOT p", andE(cmpE(colA, expr.Gt, i64(0)), cmpE(colA, expr.Lt, i64(3)), notE(colP)), func(r row) bool {
+			return r.a != nil && *r.a > 0 && *r.a < 3 && r.p != nil && !*r.p
+		}},
 	}
 	for _, tt := range tests {
 		for _, size := range batchSizes {
