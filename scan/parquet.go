@@ -50,6 +50,8 @@ type nativePlan struct {
 	// filter is the scan's row filter bound to effective; nil for none.
 	filter    iceberg.BooleanExpression
 	batchSize int64
+	// pruneOnly: the filter skips row groups but rows are not tested.
+	pruneOnly bool
 }
 
 // newNativePlan prepares native reading for a plan, or returns nil when the
@@ -577,7 +579,7 @@ func (fr *fileRead) planRowGroups(st *counters) ([]rowGroupPlan, error) {
 		}
 		st.rowGroups.Add(1)
 		st.bytesRead.Add(bytes)
-		out = append(out, rowGroupPlan{index: i, filter: v == rowsMightMatch})
+		out = append(out, rowGroupPlan{index: i, filter: v == rowsMightMatch && !fr.np.pruneOnly})
 	}
 	return out, nil
 }

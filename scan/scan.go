@@ -28,6 +28,10 @@ type Request struct {
 	Fields []string
 	// Filter is pushed into Iceberg planning and reading; nil for none.
 	Filter iceberg.BooleanExpression
+	// PruneOnly uses Filter to skip files and row groups only: the rows of
+	// what is read are not tested, because the caller filters them itself
+	// (tasks read through iceberg-go are still filtered by it).
+	PruneOnly bool
 	// Limit stops reading after that many rows; 0 for no limit.
 	Limit int64
 	// BatchSize is the Arrow batch size in rows; 0 for iceberg-go's default.
@@ -131,6 +135,9 @@ func NewPlan(ctx context.Context, req Request) (*Plan, error) {
 	if effective, err := req.Table.Scan(snapOpts...).Projection(); err == nil {
 		// A filter that does not bind is left to iceberg-go to report.
 		p.native, _ = newNativePlan(req.Table, effective, proj, req.Filter, req.BatchSize)
+		if p.native != nil {
+			p.native.pruneOnly = req.PruneOnly
+		}
 	}
 	if p.snapshotID != 0 {
 		p.tasks, err = sc.PlanFiles(ctx)

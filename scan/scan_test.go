@@ -818,3 +818,30 @@ func TestFilterAfterNestedColumn(t *testing.T) {
 		}
 	}
 }
+
+// With PruneOnly the filter still prunes files, but every row of the files
+// read comes back (the caller tests the rows); without it only the
+// matching rows do.
+func TestPruneOnly(t *testing.T) {
+	_, ctx := newAlloc(t)
+	tbl := loadTable(t, datagen.ProbeEventsTable)
+	day := arrow.Date32FromTime(datagen.DefaultDemoOptions().Start)
+	f := iceberg.NewAnd(iceberg.EqualTo(iceberg.Reference("pt"), iceberg.Date(day)),
+		iceberg.GreaterThan(iceberg.Reference("rssi"), int32(-50)))
+	filtered, err := scan.NewPlan(ctx, scan.Request{Table: tbl, Filter: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pruned, err := scan.NewPlan(ctx, scan.Request{Table: tbl, Filter: f, PruneOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	some, _ := readAll(t, ctx, filtered, filtered.Part(0, 1))
+	all, _ := readAll(t, ctx, pruned, pruned.Part(0, 1))
+	if pruned.NumTasks() != demoFilesPerDay || int64(len(all)) != pruned.Stats.RecordCount {
+		t.Errorf("PruneOnly: %d tasks and %d rows of %d records; want %d tasks, every record", pruned.NumTasks(), len(all), pruned.Stats.RecordCount, demoFilesPerDay)
+	}
+	if len(some) == 0 || len(some) >= len(all) {
+		t.Errorf("filtering rows kept %d of %d; want some and fewer", len(some), len(all))
+	}
+}
