@@ -1201,7 +1201,8 @@ Project count(*) AS count
       HashJoin Inner on shop_code = shop_code
         HashJoin Inner on user_device_mac = user_device_mac
           Scan mall.probe_events [snapshot=N files=6 records=20000 filter=AlwaysTrue()] tasks=6
-          Scan mall.device_places [snapshot=N files=1 records=300 filter=LessThanEqual(term=Reference(name='min_rssi'), literal=-94)] tasks=1
+          Filter (min_rssi <= -94)
+            Scan mall.device_places [snapshot=N files=1 records=300 filter=LessThanEqual(term=Reference(name='min_rssi'), literal=-94)] tasks=1
         Scan mall.shops [snapshot=N files=1 records=20 filter=AlwaysTrue()] tasks=1`},
 		{"SELECT count(*) FROM shops s JOIN probe_events e ON e.shop_code = s.shop_code JOIN device_places d ON d.user_device_mac = e.user_device_mac WHERE d.min_rssi <= -80", `
 Project count(*) AS count
@@ -1211,7 +1212,8 @@ Project count(*) AS count
         HashJoin Inner on shop_code = shop_code
           Scan mall.probe_events [snapshot=N files=6 records=20000 filter=AlwaysTrue()] tasks=6
           Scan mall.shops [snapshot=N files=1 records=20 filter=AlwaysTrue()] tasks=1
-        Scan mall.device_places [snapshot=N files=1 records=300 filter=LessThanEqual(term=Reference(name='min_rssi'), literal=-80)] tasks=1`},
+        Filter (min_rssi <= -80)
+          Scan mall.device_places [snapshot=N files=1 records=300 filter=LessThanEqual(term=Reference(name='min_rssi'), literal=-80)] tasks=1`},
 		{satellite, fmt.Sprintf(`
 Project id, min_rssi, id
   Project id, mac, user_device_mac, min_rssi, id, user_device_mac
@@ -1219,7 +1221,8 @@ Project id, min_rssi, id
       Scan mall.probe_events [snapshot=N files=6 records=20000 filter=AlwaysTrue()] tasks=6
       HashJoin Inner on user_device_mac = mac
         Scan mall.device_places [snapshot=N files=1 records=300 filter=AlwaysTrue()] tasks=1
-        Scan mall.devices [snapshot=N files=1 records=300 filter=Equal(term=Reference(name='id'), literal=%d)] tasks=1`, dev)},
+        Filter (id = %d)
+          Scan mall.devices [snapshot=N files=1 records=300 filter=Equal(term=Reference(name='id'), literal=%d)] tasks=1`, dev, dev)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.sql, func(t *testing.T) {

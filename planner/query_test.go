@@ -593,7 +593,7 @@ func TestExplain(t *testing.T) {
 		{"EXPLAIN SELECT id, shop_code FROM probe_events WHERE rssi > -60 AND ap_mac <> 'x' LIMIT 10", `
 Limit 10
   Project id, shop_code
-    Filter (ap_mac <> 'x')
+    Filter ((rssi > -60) AND (ap_mac <> 'x'))
       Scan mall.probe_events [snapshot=N files=6 records=20000 filter=And(left=GreaterThan(term=Reference(name='rssi'), literal=-60), right=NotEqual(term=Reference(name='ap_mac'), literal=x))] tasks=6`},
 		{"EXPLAIN SELECT * FROM shops", `
 Scan mall.shops [snapshot=N files=1 records=20 filter=AlwaysTrue()] tasks=1`},
@@ -603,7 +603,8 @@ Project info.vendor AS vendor, info.os.name AS os
     Scan mall.devices [snapshot=N files=1 records=300 filter=AlwaysTrue()] tasks=1`},
 		{"EXPLAIN SELECT id FROM probe_events WHERE pt = '2026-11-02' AND shop_code IN ('S0002', 'S0001')", fmt.Sprintf(`
 Project id
-  Scan mall.probe_events [snapshot=N files=2 records=%d filter=And(left=Equal(term=Reference(name='pt'), literal=2026-11-02), right=In(term=Reference(name='shop_code'), {[S0001 S0002]}))] tasks=2`, day2)},
+  Filter ((pt = '2026-11-02') AND (shop_code IN ('S0002', 'S0001')))
+    Scan mall.probe_events [snapshot=N files=2 records=%d filter=And(left=Equal(term=Reference(name='pt'), literal=2026-11-02), right=In(term=Reference(name='shop_code'), {[S0001 S0002]}))] tasks=2`, day2)},
 		{"EXPLAIN SELECT 1", `
 Project 1 AS ?column?
   Values 1 rows`},

@@ -582,16 +582,19 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 			residuals[i] = expr.AndOf(pl.scans[i])
 			continue
 		}
+		// The Iceberg form of the filters prunes files and row groups; the
+		// rows read are tested by a Filter over every conjunct, whose
+		// kernels are faster than evaluating the Iceberg expression.
 		push := pruning.Translate(expr.AndOf(pl.scans[i]))
 		sreq := scan.Request{Table: s.tbl, SnapshotID: s.snap, Fields: s.fields, Filter: push.Filter,
-			BatchSize: p.opts.BatchSize, Concurrency: p.opts.ScanConcurrency}
-		if plain && push.Residual == nil && limit >= 0 {
+			PruneOnly: true, BatchSize: p.opts.BatchSize, Concurrency: p.opts.ScanConcurrency}
+		if plain && len(pl.scans[i]) == 0 && limit >= 0 {
 			sreq.Limit = limit + max(offset, 0)
 		}
 		if plans[i], err = scan.NewPlan(ctx, sreq); err != nil {
 			return nil, err
 		}
-		residuals[i] = push.Residual
+		residuals[i] = expr.AndOf(pl.scans[i])
 	}
 
 	q := &planned{}
