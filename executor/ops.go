@@ -155,7 +155,7 @@ func (f *Filter) apply(in arrow.RecordBatch) (arrow.RecordBatch, error) {
 
 // conjunctRank orders a filter's conjuncts: comparisons of a column with a
 // constant first (equalities before ranges), then IN lists, NULL tests,
-// LIKE, and everything else.
+// inequalities and other comparisons, LIKE, and everything else.
 func conjunctRank(e expr.Expr) int {
 	switch x := e.(type) {
 	case *expr.Compare:
@@ -163,13 +163,15 @@ func conjunctRank(e expr.Expr) int {
 		_, rc := x.R.(*expr.Column)
 		_, ll := x.L.(*expr.Literal)
 		_, rl := x.R.(*expr.Literal)
-		if (lc && rl) || (rc && ll) {
-			if x.Op == expr.Eq {
-				return 0
-			}
-			return 1
+		switch {
+		case !(lc && rl) && !(rc && ll):
+			return 4
+		case x.Op == expr.Eq:
+			return 0
+		case x.Op == expr.NotEq: // keeps most rows
+			return 4
 		}
-		return 4
+		return 1
 	case *expr.In:
 		return 2
 	case *expr.IsNull:
