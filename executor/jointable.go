@@ -22,7 +22,7 @@ import (
 // goroutines may probe it at once.
 type joinTable struct {
 	strs map[string]int32
-	ints map[int64]int32
+	ints *intTable
 	enc  map[string]int32
 	next []int32
 	keys int // distinct keys
@@ -102,19 +102,19 @@ const bloomMinKeys = 4096
 func bloomSlot(k int64, shift uint) uint64 { return (uint64(k) * 0x9e3779b97f4a7c15) >> shift }
 
 func (t *joinTable) buildFilter() {
-	if len(t.ints) < bloomMinKeys {
+	if t.ints.n < bloomMinKeys {
 		return
 	}
 	bits := uint(3) // 8 bits a key, rounded up to a power of two
-	for 1<<bits < len(t.ints)*8 {
+	for 1<<bits < t.ints.n*8 {
 		bits++
 	}
 	t.shift = 64 - bits
 	t.filter = make([]uint64, (1<<bits)/64)
-	for k := range t.ints {
+	t.ints.each(func(k int64) {
 		h := bloomSlot(k, t.shift)
 		t.filter[h>>6] |= 1 << (h & 63)
-	}
+	})
 }
 
 // mayHave reports whether integer key k can be in the table.
@@ -184,7 +184,7 @@ func buildJoinTable(ctx context.Context, keys []expr.Expr, rec arrow.RecordBatch
 // buildInts indexes n rows by integer key. For a pair it gives up (false)
 // when a value does not fit the packing.
 func (t *joinTable) buildInts(key intKey, n int, pair bool) bool {
-	ints := make(map[int64]int32, n)
+	ints := newIntTable(n)
 	for r := 0; r < n; r++ {
 		k, st := key(r)
 		if st == keyWide {
@@ -193,21 +193,24 @@ func (t *joinTable) buildInts(key intKey, n int, pair bool) bool {
 		if st == keyNull {
 			continue
 		}
-		if prev, found := ints[k]; found {
+		if prev, found := ints.put(k, int32(r)); found {
 			t.next[r] = prev
 		} else {
 			t.next[r] = -1
 		}
-		ints[k] = int32(r)
 	}
-	t.ints, t.pair, t.keys = ints, pair, len(ints)
+	t.ints, t.pair, t.keys = ints, pair, ints.n
 	t.buildFilter()
 	return true
 }
 
 // size is an estimate of the bytes the table holds outside Arrow buffers.
 func (t *joinTable) size(keyLen int) int64 {
-	return int64(t.keys)*int64(40+keyLen) + int64(len(t.next))*4 + int64(len(t.filter))*8
+	n := int64(t.keys)*int64(40+keyLen) + int64(len(t.next))*4 + int64(len(t.filter))*8
+	if t.ints != nil {
+		n = int64(len(t.ints.slots))*16 + int64(len(t.next))*4 + int64(len(t.filter))*8
+	}
+	return n
 }
 
 // probe appends to li and ri the pairs (probe row, build row) whose keys
@@ -263,7 +266,7 @@ func (t *joinTable) lookup(ctx context.Context, keys []expr.Expr, rec arrow.Reco
 			if st != keyOK || !t.mayHave(k) {
 				continue
 			}
-			if r, ok := t.ints[k]; ok {
+			if r, ok := t.ints.get(k); ok {
 				hit(l, r)
 			}
 		}
@@ -380,6 +383,71 @@ func (p *parallelProbe) stop() {
 	for it := range p.out {
 		if it.rec != nil {
 			it.rec.Release()
+		}
+	}
+}
+
+// intTable maps integer keys to row numbers by open addressing: a slot
+// holds a key and its row (plus one, so that zero marks an empty slot),
+// side by side so that a lookup usually reads one cache line. It is kept
+// at most half full.
+type intTable struct {
+	slots []intSlot
+	shift uint
+	n     int
+}
+
+type intSlot struct {
+	key int64
+	row int32 // row + 1; 0 for an empty slot
+}
+
+func newIntTable(capacity int) *intTable {
+	bits := uint(4)
+	for 1<<bits < 2*capacity {
+		bits++
+	}
+	return &intTable{slots: make([]intSlot, 1<<bits), shift: 64 - bits}
+}
+
+func (t *intTable) home(k int64) uint64 { return (uint64(k) * 0xff51afd7ed558ccd) >> t.shift }
+
+// put sets k's row and returns the row it replaces, if any.
+func (t *intTable) put(k int64, row int32) (prev int32, found bool) {
+	mask := uint64(len(t.slots) - 1)
+	for i := t.home(k); ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.row == 0 {
+			s.key, s.row = k, row+1
+			t.n++
+			return 0, false
+		}
+		if s.key == k {
+			prev = s.row - 1
+			s.row = row + 1
+			return prev, true
+		}
+	}
+}
+
+func (t *intTable) get(k int64) (int32, bool) {
+	mask := uint64(len(t.slots) - 1)
+	for i := t.home(k); ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.row == 0 {
+			return 0, false
+		}
+		if s.key == k {
+			return s.row - 1, true
+		}
+	}
+}
+
+// each calls fn with every key.
+func (t *intTable) each(fn func(k int64)) {
+	for _, s := range t.slots {
+		if s.row != 0 {
+			fn(s.key)
 		}
 	}
 }
