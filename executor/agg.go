@@ -137,7 +137,7 @@ type aggTable struct {
 	reserved int64
 	keyLen   int
 	// Typed group tables for a single grouping column.
-	intKeys map[int64]int32
+	intKeys *intTable
 	strKeys map[string]int32
 	nullGid int32
 }
@@ -612,7 +612,7 @@ func (t *aggTable) assignSingle(col arrow.Array, gids []int32) ([]int32, bool, e
 		return gids, false, nil
 	}
 	if t.intKeys == nil {
-		t.intKeys = map[int64]int32{}
+		t.intKeys = newIntTable(1024)
 	}
 	t.keyLen = 9
 	for r := 0; r < n; r++ {
@@ -625,13 +625,13 @@ func (t *aggTable) assignSingle(col arrow.Array, gids []int32) ([]int32, bool, e
 			continue
 		}
 		x := v(r)
-		g, ok := t.intKeys[x]
+		g, ok := t.intKeys.get(x)
 		if !ok {
 			var err error
 			if g, err = newGroup(r); err != nil {
 				return nil, true, err
 			}
-			t.intKeys[x] = g
+			t.intKeys.add(x, g)
 		}
 		gids = append(gids, g)
 	}

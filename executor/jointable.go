@@ -443,6 +443,23 @@ func (t *intTable) get(k int64) (int32, bool) {
 	}
 }
 
+// add inserts a key known to be absent, doubling the table first when it
+// would be more than half full.
+func (t *intTable) add(k int64, row int32) {
+	if 2*(t.n+1) > len(t.slots) {
+		old := t.slots
+		t.slots = make([]intSlot, 2*len(old))
+		t.shift--
+		t.n = 0
+		for _, s := range old {
+			if s.row != 0 {
+				t.put(s.key, s.row-1)
+			}
+		}
+	}
+	t.put(k, row)
+}
+
 // each calls fn with every key.
 func (t *intTable) each(fn func(k int64)) {
 	for _, s := range t.slots {

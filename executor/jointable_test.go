@@ -173,3 +173,38 @@ func TestJoinTablePairKeys(t *testing.T) {
 		prec.Release()
 	}
 }
+
+// The open-addressing table finds every key it was given, through its
+// doublings, and no other.
+func TestIntTableGrows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	tab := newIntTable(4)
+	want := map[int64]int32{}
+	for i := 0; i < 100000; i++ {
+		k := rng.Int64() - rng.Int64()
+		if i%3 == 0 {
+			k = int64(i) // dense keys too
+		}
+		if _, dup := want[k]; dup {
+			continue
+		}
+		want[k] = int32(i)
+		tab.add(k, int32(i))
+	}
+	if tab.n != len(want) || 2*tab.n > len(tab.slots) {
+		t.Fatalf("%d keys in %d slots, want %d keys at most half full", tab.n, len(tab.slots), len(want))
+	}
+	for k, r := range want {
+		if got, ok := tab.get(k); !ok || got != r {
+			t.Fatalf("key %d: got %d, %v; want %d", k, got, ok, r)
+		}
+	}
+	for i := 0; i < 1000; i++ {
+		k := rng.Int64()
+		if _, in := want[k]; !in {
+			if _, ok := tab.get(k); ok {
+				t.Fatalf("found key %d that was never added", k)
+			}
+		}
+	}
+}
