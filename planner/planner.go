@@ -128,6 +128,10 @@ type stmt struct {
 	ctes []map[string]*planned
 	// measure wraps every operator to count its output (EXPLAIN ANALYZE).
 	measure bool
+	// asOf are the FOR ... AS OF clauses by the offset of their table name;
+	// asOfUsed marks those a table took.
+	asOf     map[int]asOfClause
+	asOfUsed map[int]bool
 }
 
 // m wraps an operator for EXPLAIN ANALYZE when the statement asks for it.
@@ -155,7 +159,10 @@ type planned struct {
 
 // Plan parses and plans one statement.
 func (p *Planner) Plan(ctx context.Context, req Request) (*Query, error) {
-	sqlText := numberParams(req.SQL)
+	sqlText, asOf, err := stripAsOf(numberParams(req.SQL))
+	if err != nil {
+		return nil, err
+	}
 	tree, err := pg.Parse(sqlText)
 	if err != nil {
 		return nil, syntaxError(err)
@@ -167,7 +174,8 @@ func (p *Planner) Plan(ctx context.Context, req Request) (*Query, error) {
 	if len(stmts) > 1 {
 		return nil, unsupported("more than one statement in a request")
 	}
-	st := &stmt{p: p, ctx: ctx, req: req, now: req.Now, params: req.Params, snapshots: map[string]int64{}}
+	st := &stmt{p: p, ctx: ctx, req: req, now: req.Now, params: req.Params, snapshots: map[string]int64{},
+		asOf: asOf, asOfUsed: map[int]bool{}}
 	if st.now.IsZero() {
 		st.now = time.Now().UTC()
 	}
@@ -189,6 +197,11 @@ func (p *Planner) Plan(ctx context.Context, req Request) (*Query, error) {
 	pl, err := p.planNode(ctx, st, node, nil)
 	if err != nil {
 		return nil, err
+	}
+	for at, c := range asOf {
+		if !st.asOfUsed[at] {
+			return nil, &SyntaxError{Msg: c.text + " must follow the name of a table (not a WITH query or subquery)", Pos: c.pos}
+		}
 	}
 	if err := st.checkParams(); err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
@@ -32,6 +33,7 @@ type source struct {
 	schema  *arrow.Schema // the columns the query reads (second pass)
 	fields  []string      // field paths read; nil for all
 	quals   []string
+	asOf    bool // snap comes from a FOR ... AS OF clause
 }
 
 // rel is a node of the FROM tree: a table or a join of two subtrees. Its
@@ -87,7 +89,17 @@ func (p *Planner) fromClause(ctx context.Context, st *stmt, items []*pg.Node, ou
 				}
 				quals = []string{alias}
 			}
-			srcs = append(srcs, &source{tbl: tbl, ident: ident, key: key, alias: alias, snap: st.req.Snapshots[key], full: full, quals: quals})
+			src := &source{tbl: tbl, ident: ident, key: key, alias: alias, snap: st.req.Snapshots[key], full: full, quals: quals}
+			if c, ok := st.asOf[int(rv.GetLocation())]; ok {
+				// Time travel: the clause names the snapshot, the same
+				// one whenever the statement is planned again.
+				if src.snap, err = asOfSnapshot(tbl, key, c, time.UTC); err != nil {
+					return nil, err
+				}
+				src.asOf = true
+				st.asOfUsed[int(rv.GetLocation())] = true
+			}
+			srcs = append(srcs, src)
 			return &rel{src: len(srcs) - 1}, nil
 		case n.GetJoinExpr() != nil:
 			je := n.GetJoinExpr()
@@ -599,7 +611,7 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 
 	q := &planned{}
 	for i, s := range srcs {
-		if plans[i] != nil {
+		if plans[i] != nil && !s.asOf {
 			st.snapshots[s.key] = plans[i].SnapshotID()
 		}
 	}
