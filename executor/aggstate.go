@@ -224,14 +224,7 @@ func (s *floatState) add(arg arrow.Array, gids []int32) error {
 		}
 		x := v(i)
 		s.count[g]++
-		// Kahan-Babuska summation keeps sums of many values accurate.
-		t := s.sum[g] + x
-		if math.Abs(s.sum[g]) >= math.Abs(x) {
-			s.compensate[g] += (s.sum[g] - t) + x
-		} else {
-			s.compensate[g] += (x - t) + s.sum[g]
-		}
-		s.sum[g] = t
+		s.addSum(g, x)
 		if s.kind >= AggVarSamp {
 			d := x - s.mean[g]
 			s.mean[g] += d / float64(s.count[g])
@@ -240,6 +233,19 @@ func (s *floatState) add(arg arrow.Array, gids []int32) error {
 	}
 	return nil
 }
+
+// addSum adds x to group g's sum with Kahan-Babuska compensation, which
+// keeps sums of many values accurate.
+func (s *floatState) addSum(g int32, x float64) {
+	t := s.sum[g] + x
+	if math.Abs(s.sum[g]) >= math.Abs(x) {
+		s.compensate[g] += (s.sum[g] - t) + x
+	} else {
+		s.compensate[g] += (x - t) + s.sum[g]
+	}
+	s.sum[g] = t
+}
+
 func (s *floatState) finish(mem memory.Allocator, _ arrow.DataType, n int) (arrow.Array, error) {
 	s.grow(n)
 	b := array.NewFloat64Builder(mem)
@@ -649,15 +655,8 @@ func (s *floatState) merge(o aggState, gmap []int32) error {
 		g := gmap[i]
 		na := s.count[g]
 		n := na + nb
-		for _, x := range [2]float64{os.sum[i], os.compensate[i]} {
-			t := s.sum[g] + x
-			if math.Abs(s.sum[g]) >= math.Abs(x) {
-				s.compensate[g] += (s.sum[g] - t) + x
-			} else {
-				s.compensate[g] += (x - t) + s.sum[g]
-			}
-			s.sum[g] = t
-		}
+		s.addSum(g, os.sum[i])
+		s.addSum(g, os.compensate[i])
 		if s.kind >= AggVarSamp {
 			d := os.mean[i] - s.mean[g]
 			s.mean[g] += d * float64(nb) / float64(n)

@@ -66,19 +66,23 @@ func (e *Exchange) Open(ctx context.Context) error {
 	return nil
 }
 
+// sendItem sends it on ch unless ctx ends first, in which case it releases
+// the batch and reports false.
+func sendItem(ctx context.Context, ch chan<- exchangeItem, it exchangeItem) bool {
+	select {
+	case ch <- it:
+		return true
+	case <-ctx.Done():
+		if it.rec != nil {
+			it.rec.Release()
+		}
+		return false
+	}
+}
+
 func (e *Exchange) produce(ctx context.Context, in Operator) {
 	defer e.wg.Done()
-	send := func(it exchangeItem) bool {
-		select {
-		case e.ch <- it:
-			return true
-		case <-ctx.Done():
-			if it.rec != nil {
-				it.rec.Release()
-			}
-			return false
-		}
-	}
+	send := func(it exchangeItem) bool { return sendItem(ctx, e.ch, it) }
 	if err := in.Open(ctx); err != nil {
 		send(exchangeItem{err: err})
 		return

@@ -311,17 +311,7 @@ func startParallelProbe(j *HashJoin) *parallelProbe {
 
 func (p *parallelProbe) work(ctx context.Context) {
 	defer p.wg.Done()
-	send := func(it exchangeItem) bool {
-		select {
-		case p.out <- it:
-			return true
-		case <-ctx.Done():
-			if it.rec != nil {
-				it.rec.Release()
-			}
-			return false
-		}
-	}
+	send := func(it exchangeItem) bool { return sendItem(ctx, p.out, it) }
 	for ctx.Err() == nil {
 		p.mu.Lock()
 		if p.eof {

@@ -73,22 +73,7 @@ func (f *KeyFilter) Next() (arrow.RecordBatch, error) {
 	case <-f.ctx.Done():
 		return nil, context.Cause(f.ctx)
 	}
-	for {
-		in, err := f.Input.Next()
-		if err != nil {
-			return nil, err
-		}
-		out, err := f.apply(in)
-		in.Release()
-		if err != nil {
-			return nil, err
-		}
-		if out.NumRows() == 0 {
-			out.Release()
-			continue
-		}
-		return out, nil
-	}
+	return nextKept(f.Input, f.apply)
 }
 
 func (f *KeyFilter) apply(in arrow.RecordBatch) (arrow.RecordBatch, error) {

@@ -53,17 +53,7 @@ func TestPublishedKeysFilterTheRightSide(t *testing.T) {
 					counted := &countingOp{Operator: r}
 					j := &executor.HashJoin{Left: newSource(testSchema, cut(left, 5)...), Right: counted, Type: jt,
 						LeftKeys: keys, RightKeys: keys, Output: out, Workers: workers, Publish: set}
-					var recs []arrow.RecordBatch
-					err := executor.Drain(ctx, j, func(b arrow.RecordBatch) error {
-						b.Retain()
-						recs = append(recs, b)
-						return nil
-					})
-					defer releaseAll(recs)
-					if err != nil {
-						t.Fatal(err)
-					}
-					return canonical(t, recs), counted.rows
+					return drainCanonical(t, ctx, j), counted.rows
 				}
 				plain, all := run(false)
 				filtered, kept := run(true)

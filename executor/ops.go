@@ -107,13 +107,17 @@ func (f *Filter) Open(ctx context.Context) error {
 	return f.Input.Open(ctx)
 }
 
-func (f *Filter) Next() (arrow.RecordBatch, error) {
+func (f *Filter) Next() (arrow.RecordBatch, error) { return nextKept(f.Input, f.apply) }
+
+// nextKept returns the next non-empty batch that apply makes of an input
+// batch (apply does not take ownership of its argument).
+func nextKept(input Operator, apply func(arrow.RecordBatch) (arrow.RecordBatch, error)) (arrow.RecordBatch, error) {
 	for {
-		in, err := f.Input.Next()
+		in, err := input.Next()
 		if err != nil {
 			return nil, err
 		}
-		out, err := f.apply(in)
+		out, err := apply(in)
 		in.Release()
 		if err != nil {
 			return nil, err

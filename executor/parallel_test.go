@@ -1,6 +1,7 @@
 package executor_test
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -39,6 +40,22 @@ func canonical(t *testing.T, recs []arrow.RecordBatch) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// drainCanonical runs op to the end and returns its rows in canonical form.
+func drainCanonical(t *testing.T, ctx context.Context, op executor.Operator) []string {
+	t.Helper()
+	var recs []arrow.RecordBatch
+	defer func() { releaseAll(recs) }()
+	err := executor.Drain(ctx, op, func(b arrow.RecordBatch) error {
+		b.Retain()
+		recs = append(recs, b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return canonical(t, recs)
 }
 
 func TestHashAggregateWorkersMatchOneWorker(t *testing.T) {
@@ -82,17 +99,7 @@ func TestHashAggregateWorkersMatchOneWorker(t *testing.T) {
 				run := func(workers int) []string {
 					op := &executor.HashAggregate{Input: newSource(testSchema, cut(rec, 37)...), Groups: groups, Aggs: aggs,
 						Output: out, Workers: workers}
-					var recs []arrow.RecordBatch
-					err := executor.Drain(ctx, op, func(b arrow.RecordBatch) error {
-						b.Retain()
-						recs = append(recs, b)
-						return nil
-					})
-					defer releaseAll(recs)
-					if err != nil {
-						t.Fatal(err)
-					}
-					return canonical(t, recs)
+					return drainCanonical(t, ctx, op)
 				}
 				one, three := run(1), run(3)
 				if len(one) == 0 {
@@ -194,17 +201,7 @@ func TestHashJoinWorkersMatchOneWorker(t *testing.T) {
 						if withResid {
 							j.Residual = resid
 						}
-						var recs []arrow.RecordBatch
-						err := executor.Drain(ctx, j, func(b arrow.RecordBatch) error {
-							b.Retain()
-							recs = append(recs, b)
-							return nil
-						})
-						defer releaseAll(recs)
-						if err != nil {
-							t.Fatal(err)
-						}
-						return canonical(t, recs)
+						return drainCanonical(t, ctx, j)
 					}
 					one, three := run(1), run(3)
 					if len(one) == 0 {
