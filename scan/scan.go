@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/lakeflight/lakeflight/catalog"
 )
@@ -72,12 +73,49 @@ type Stats struct {
 	TotalDataFiles int64
 }
 
+// plans keeps recent plans. A table's metadata file never changes once
+// written, so a plan keyed by it (and by the request) stays right; it is
+// shared, as Plans are immutable. Planning reads the manifests, which a
+// statement otherwise does for each of its Flight calls (prepare, flight
+// info, each ticket).
+var plans, _ = lru.New[string, *Plan](256)
+
 // NewPlan plans req: it resolves the snapshot, prunes partitions and files
-// with the filter and lists the file scan tasks.
+// with the filter and lists the file scan tasks. Plans of the same table
+// metadata and request are reused.
 func NewPlan(ctx context.Context, req Request) (*Plan, error) {
 	if req.Table == nil {
 		return nil, errors.New("scan: no table")
 	}
+	key := planKey(req)
+	if key != "" {
+		if p, ok := plans.Get(key); ok {
+			return p, nil
+		}
+	}
+	p, err := newPlan(ctx, req)
+	if err == nil && key != "" {
+		plans.Add(key, p)
+	}
+	return p, err
+}
+
+// planKey identifies a request by the table's metadata file; "" when the
+// table has none (it cannot be cached).
+func planKey(req Request) string {
+	loc := req.Table.MetadataLocation()
+	if loc == "" {
+		return ""
+	}
+	filter := ""
+	if req.Filter != nil {
+		filter = req.Filter.String()
+	}
+	return fmt.Sprintf("%s\x00%d\x00%s\x00%q\x00%d\x00%d\x00%d\x00%t", loc, req.SnapshotID, filter, req.Fields,
+		req.Limit, req.BatchSize, req.Concurrency, req.PruneOnly)
+}
+
+func newPlan(ctx context.Context, req Request) (*Plan, error) {
 	opts := []table.ScanOption{table.WithCaseSensitive(true)}
 	if req.Filter != nil {
 		opts = append(opts, table.WithRowFilter(req.Filter))

@@ -845,3 +845,39 @@ func TestPruneOnly(t *testing.T) {
 		t.Errorf("filtering rows kept %d of %d; want some and fewer", len(some), len(all))
 	}
 }
+
+// Plans are reused for the same table metadata and request, and not for
+// another request.
+func TestPlansReused(t *testing.T) {
+	_, ctx := newAlloc(t)
+	tbl := loadTable(t, datagen.ProbeEventsTable)
+	f := iceberg.GreaterThan(iceberg.Reference("rssi"), int32(-50))
+	req := scan.Request{Table: tbl, Filter: f, Fields: []string{"id", "rssi"}}
+	a, err := scan.NewPlan(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := scan.NewPlan(ctx, scan.Request{Table: loadTable(t, datagen.ProbeEventsTable), Filter: f, Fields: []string{"id", "rssi"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a != b {
+		t.Error("the same request on the same metadata planned twice")
+	}
+	req.Fields = []string{"id"}
+	c, err := scan.NewPlan(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c == a || c.Schema().NumFields() != 1 {
+		t.Errorf("another field list reused a plan: %d fields", c.Schema().NumFields())
+	}
+	first := tbl.Metadata().Snapshots()[0].SnapshotID
+	d, err := scan.NewPlan(ctx, scan.Request{Table: tbl, Filter: f, Fields: []string{"id", "rssi"}, SnapshotID: first})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d == a || d.SnapshotID() != first {
+		t.Errorf("another snapshot reused a plan (snapshot %d)", d.SnapshotID())
+	}
+}

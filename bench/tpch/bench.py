@@ -793,7 +793,9 @@ def write_report(out: Path, png: Path | None, results: list[Result], meta: dict)
       + f"; {meta['data_mib']:,.0f} MiB of Parquet. `lineitem` is partitioned by `year(l_shipdate)` and sorted by "
       "`l_shipdate`, `orders` sorted by `o_orderdate`; money is `decimal(15,2)`.")
     w(f"- lakeflight: `lakeflight serve` on 127.0.0.1 (port 0) with `GOMAXPROCS={meta['threads']}`, SQLite catalog, "
-      "local warehouse; it plans each query against the Iceberg metadata (manifests, partition and file pruning) and "
+      "local warehouse; it plans each query against the Iceberg metadata (manifests, partition and file pruning; the "
+      "file list of a table scan is kept per metadata file and filter, so the timed runs after the warm-up, and the "
+      "statement's later Flight calls, reuse it while the catalog still loads each table) and "
       "streams Arrow over gRPC on loopback. Client: `adbc_driver_flightsql.dbapi` in the benchmark's Python process, "
       "a new cursor per run.")
     w(f"- DuckDB: in-memory, `SET threads={meta['threads']}`, views "
