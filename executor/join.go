@@ -49,6 +49,10 @@ type HashJoin struct {
 	// once, for inner, left, semi and anti joins with keys; 0 or 1 probes
 	// in the calling goroutine. Output order then varies from run to run.
 	Workers int
+	// NullAware makes an anti join with one key follow NOT IN: a NULL among
+	// the right keys keeps no left row, and a left row with a NULL key is
+	// dropped unless the right side is empty.
+	NullAware bool
 	// Publish, when set, makes the join read its whole left input first
 	// and publish the left keys to that set, which a KeyFilter in the right
 	// input waits for. Only for inner, left, semi and anti joins, where
@@ -66,6 +70,7 @@ type HashJoin struct {
 	pending      []arrow.RecordBatch
 	par          *parallelProbe
 	buffered     []arrow.RecordBatch // the left input, read ahead to publish its keys
+	rightNull    bool                // NullAware: some right key is NULL
 	heldMemory
 }
 
@@ -146,6 +151,14 @@ func (j *HashJoin) buildSide() error {
 	var err error
 	if j.table, err = buildJoinTable(j.ctx, j.RightKeys, j.build); err != nil {
 		return err
+	}
+	if j.NullAware && j.Type == AntiJoin && len(j.RightKeys) == 1 {
+		k, err := Eval(j.ctx, j.RightKeys[0], j.build)
+		if err != nil {
+			return err
+		}
+		j.rightNull = k.NullN() > 0
+		k.Release()
 	}
 	j.reserved = j.table.size(16)
 	reserve(j.ctx, j.reserved)
@@ -326,6 +339,23 @@ func (j *HashJoin) probe(in arrow.RecordBatch) (arrow.RecordBatch, error) {
 	switch j.Type {
 	case SemiJoin, AntiJoin:
 		var rows []int32
+		if j.Type == AntiJoin && j.NullAware && j.build.NumRows() > 0 {
+			// NOT IN: unknown (so dropped) for a NULL on either side.
+			if j.rightNull {
+				return j.takeLeft(in, nil)
+			}
+			key, err := Eval(j.ctx, j.LeftKeys[0], in)
+			if err != nil {
+				return nil, err
+			}
+			for l := 0; l < n; l++ {
+				if !leftMatched[l] && key.IsValid(l) {
+					rows = append(rows, int32(l))
+				}
+			}
+			key.Release()
+			return j.takeLeft(in, rows)
+		}
 		for l := 0; l < n; l++ {
 			if leftMatched[l] == (j.Type == SemiJoin) {
 				rows = append(rows, int32(l))

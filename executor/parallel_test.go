@@ -240,3 +240,52 @@ func TestHashJoinWorkersCloseEarly(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A null-aware anti join follows NOT IN: a NULL among the right keys keeps
+// nothing, a NULL left key is dropped unless the right side is empty.
+func TestNullAwareAntiJoin(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		rightRows  int
+		rightNulls bool
+	}{{"right has NULL", 40, true}, {"right without NULL", 40, false}, {"right empty", 0, false}} {
+		for _, workers := range []int{1, 2} {
+			t.Run(fmt.Sprintf("%s/workers=%d", tc.name, workers), func(t *testing.T) {
+				mem, ctx := newAlloc(t)
+				lrows := genRows(300, 41, true)
+				rrows := genRows(tc.rightRows, 42, tc.rightNulls)
+				rightHasNull := false
+				inRight := map[int64]bool{}
+				for _, r := range rrows {
+					if r.a == nil {
+						rightHasNull = true
+					} else {
+						inRight[*r.a] = true
+					}
+				}
+				if rightHasNull != tc.rightNulls {
+					t.Fatalf("generated right side: NULL present = %v", rightHasNull)
+				}
+				left := buildRecord(mem, lrows)
+				defer left.Release()
+				want := 0
+				for _, r := range lrows {
+					switch {
+					case len(rrows) == 0:
+						want++
+					case rightHasNull || r.a == nil:
+					case !inRight[*r.a]:
+						want++
+					}
+				}
+				right := buildRecord(mem, rrows)
+				j := &executor.HashJoin{Left: newSource(testSchema, cut(left, 17)...), Right: newSource(testSchema, right),
+					Type: executor.AntiJoin, LeftKeys: []expr.Expr{colA}, RightKeys: []expr.Expr{colA}, Output: testSchema,
+					Workers: workers, NullAware: true}
+				if got := len(drainCanonical(t, ctx, j)); got != want {
+					t.Errorf("kept %d rows, want %d", got, want)
+				}
+			})
+		}
+	}
+}

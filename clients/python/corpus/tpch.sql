@@ -892,3 +892,12 @@ WITH nat AS (SELECT n_nationkey, n_name, n_regionkey FROM tpch.nation WHERE n_re
 
 -- name: t_cte_in_scalar_subquery
 WITH rev AS (SELECT o_custkey, sum(o_totalprice) AS total FROM tpch.orders GROUP BY o_custkey) SELECT count(*) AS n, min(total) AS least FROM rev WHERE total > (SELECT avg(total) FROM rev);
+
+-- name: t_not_in_subquery_with_null
+SELECT count(*) AS n FROM tpch.nation WHERE n_nationkey NOT IN (SELECT CASE WHEN n_nationkey = 0 THEN NULL ELSE n_nationkey END FROM tpch.nation WHERE n_regionkey = 0);
+
+-- name: t_not_in_empty_subquery_null_value
+SELECT count(*) AS n FROM tpch.nation WHERE (CASE WHEN n_nationkey < 5 THEN NULL ELSE n_nationkey END) NOT IN (SELECT n_nationkey FROM tpch.nation WHERE n_regionkey = 99);
+
+-- name: t_not_in_null_value
+SELECT count(*) AS n FROM tpch.nation WHERE (CASE WHEN n_nationkey < 5 THEN NULL ELSE n_nationkey END) NOT IN (SELECT n_nationkey FROM tpch.nation WHERE n_regionkey = 0);
