@@ -348,3 +348,29 @@ func decimalCompare(ctx context.Context, x *expr.Compare, batch arrow.RecordBatc
 	defer data.Release()
 	return compute.NewDatum(data), true, nil
 }
+
+// intToDecimal casts an integer column to a decimal type, checking each
+// value against the precision. Arrow's cast refuses any decimal too narrow
+// for the integer type's whole range, even when every value fits.
+func intToDecimal(ctx context.Context, a arrow.Array, to *arrow.Decimal128Type) (arrow.Array, error) {
+	v, err := intValues(a)
+	if err != nil {
+		return nil, err
+	}
+	mult := decimal128.GetScaleMultiplier(int(to.Scale))
+	b := array.NewDecimal128Builder(allocator(ctx), to)
+	defer b.Release()
+	b.Reserve(a.Len())
+	for i := 0; i < a.Len(); i++ {
+		if a.IsNull(i) {
+			b.UnsafeAppendBoolToBitmap(false)
+			continue
+		}
+		d := decimal128.FromI64(v(i)).Mul(mult)
+		if !d.FitsInPrecision(to.Precision) {
+			return nil, fmt.Errorf("%w: %d does not fit %s", ErrOverflow, v(i), to)
+		}
+		b.UnsafeAppend(d)
+	}
+	return b.NewArray(), nil
+}

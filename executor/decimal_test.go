@@ -177,3 +177,40 @@ func TestDecimalCompareMatchesCompute(t *testing.T) {
 		}
 	}
 }
+
+// Integers cast to a narrow decimal keep their values; one that does not
+// fit is an overflow error, not a refusal of the type.
+func TestIntToNarrowDecimal(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer mem.AssertSize(t, 0)
+	ctx := WithAllocator(t.Context(), mem)
+	to := &arrow.Decimal128Type{Precision: 5, Scale: 2}
+	b := array.NewInt64Builder(mem)
+	b.AppendValues([]int64{0, -7, 999}, nil)
+	b.AppendNull()
+	a := b.NewArray()
+	b.Release()
+	defer a.Release()
+	got, err := intToDecimal(ctx, a, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Release()
+	d := got.(*array.Decimal128)
+	for i, want := range []int64{0, -700, 99900} {
+		if v := d.Value(i); v != decimal128.FromI64(want) {
+			t.Errorf("row %d: %s, want %d hundredths", i, v.ToString(2), want)
+		}
+	}
+	if !d.IsNull(3) {
+		t.Error("NULL did not stay NULL")
+	}
+	b2 := array.NewInt64Builder(mem)
+	b2.Append(1000)
+	wide := b2.NewArray()
+	b2.Release()
+	defer wide.Release()
+	if _, err := intToDecimal(ctx, wide, to); !errors.Is(err, ErrOverflow) {
+		t.Errorf("1000 as decimal(5,2): err %v, want an overflow error", err)
+	}
+}

@@ -110,6 +110,16 @@ func evalDatum(ctx context.Context, e expr.Expr, batch arrow.RecordBatch) (compu
 			}
 			return compute.NewDatum(v), nil
 		}
+		if a, ok := in.(*compute.ArrayDatum); ok && isIntType(a.Type()) && x.To.ID() == arrow.DECIMAL128 {
+			arr := a.MakeArray()
+			defer arr.Release()
+			d, err := intToDecimal(ctx, arr, x.To.(*arrow.Decimal128Type))
+			if err != nil {
+				return nil, err
+			}
+			defer d.Release()
+			return compute.NewDatum(d), nil
+		}
 		if a, ok := in.(*compute.ArrayDatum); ok && a.Type().ID() == arrow.DECIMAL128 && x.To.ID() == arrow.FLOAT64 {
 			arr := a.MakeArray()
 			defer arr.Release()

@@ -901,3 +901,6 @@ SELECT count(*) AS n FROM tpch.nation WHERE (CASE WHEN n_nationkey < 5 THEN NULL
 
 -- name: t_not_in_null_value
 SELECT count(*) AS n FROM tpch.nation WHERE (CASE WHEN n_nationkey < 5 THEN NULL ELSE n_nationkey END) NOT IN (SELECT n_nationkey FROM tpch.nation WHERE n_regionkey = 0);
+
+-- name: t_cast_int_to_narrow_decimal
+SELECT n_name, CAST(n_nationkey AS decimal(5,2)) AS k, CAST(n_regionkey AS numeric(3,1)) * 2 AS r FROM tpch.nation;
