@@ -193,11 +193,12 @@ func (h *HashAggregate) Next() (arrow.RecordBatch, error) {
 }
 
 // Mergeable reports whether per-worker results of these aggregates can be
-// combined: DISTINCT and string_agg depend on seeing every row in one place
-// (or in order).
+// combined: string_agg depends on the order of rows, and DISTINCT
+// aggregates other than count on the values seen, which workers do not
+// keep.
 func Mergeable(aggs []Agg) bool {
 	for _, a := range aggs {
-		if a.Distinct || a.Func == AggStringAgg {
+		if (a.Distinct && a.Func != AggCount) || a.Func == AggStringAgg {
 			return false
 		}
 	}

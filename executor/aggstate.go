@@ -760,3 +760,26 @@ func (s *avgDecimalState) finish(mem memory.Allocator, _ arrow.DataType, n int) 
 	}
 	return b.NewArray(), nil
 }
+
+// merge folds another worker's count(DISTINCT) state in: its (group,
+// value) keys are rewritten to this table's groups and counted when new.
+func (s *distinctState) merge(o aggState, gmap []int32) error {
+	os := o.(*distinctState)
+	counts, ok := s.inner.(*countState)
+	if !ok {
+		return fmt.Errorf("%w: merging DISTINCT of an aggregate other than count", ErrUnsupportedType)
+	}
+	if s.seen == nil {
+		s.seen = map[string]struct{}{}
+	}
+	for k := range os.seen {
+		g := gmap[int32(k[0])|int32(k[1])<<8|int32(k[2])<<16|int32(k[3])<<24]
+		s.buf = append(append(s.buf[:0], byte(g), byte(g>>8), byte(g>>16), byte(g>>24)), k[4:]...)
+		if _, dup := s.seen[string(s.buf)]; dup {
+			continue
+		}
+		s.seen[string(s.buf)] = struct{}{}
+		counts.n[g]++
+	}
+	return nil
+}

@@ -73,6 +73,7 @@ func TestHashAggregateWorkersMatchOneWorker(t *testing.T) {
 		f(executor.AggMin, colF), f(executor.AggMax, colA), f(executor.AggBoolAnd, colP), f(executor.AggBoolOr, colQ),
 		f(executor.AggVarSamp, colF), f(executor.AggStddevPop, colA), f(executor.AggVarPop, colX),
 		{Func: executor.AggSum, Arg: colA, Filter: colP},
+		{Func: executor.AggCount, Arg: colS, Distinct: true}, {Func: executor.AggCount, Arg: colA, Distinct: true},
 	}
 	for name, groups := range groupings {
 		for _, nulls := range []bool{false, true} {
