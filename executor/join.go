@@ -49,9 +49,11 @@ type HashJoin struct {
 	// once, for inner, left, semi and anti joins with keys; 0 or 1 probes
 	// in the calling goroutine. Output order then varies from run to run.
 	Workers int
-	// NullAware makes an anti join with one key follow NOT IN: a NULL among
-	// the right keys keeps no left row, and a left row with a NULL key is
-	// dropped unless the right side is empty.
+	// NullAware makes an anti join follow NOT IN. The first key is the
+	// value tested, any others correlate the subquery: within the right
+	// rows of a left row's correlation keys (all right rows when there are
+	// none), a NULL tested value keeps no left row, and a left row whose
+	// tested value is NULL is dropped unless those right rows are none.
 	NullAware bool
 	// Publish, when set, makes the join read its whole left input first
 	// and publish the left keys to that set, which a KeyFilter in the right
@@ -70,7 +72,10 @@ type HashJoin struct {
 	pending      []arrow.RecordBatch
 	par          *parallelProbe
 	buffered     []arrow.RecordBatch // the left input, read ahead to publish its keys
-	rightNull    bool                // NullAware: some right key is NULL
+	rightNull    bool                // NullAware, uncorrelated: some right key is NULL
+	// NullAware, correlated: the correlation keys of the right rows, and
+	// of those whose tested value is NULL.
+	groups, nullGroups *joinTable
 	heldMemory
 }
 
@@ -152,13 +157,10 @@ func (j *HashJoin) buildSide() error {
 	if j.table, err = buildJoinTable(j.ctx, j.RightKeys, j.build); err != nil {
 		return err
 	}
-	if j.NullAware && j.Type == AntiJoin && len(j.RightKeys) == 1 {
-		k, err := Eval(j.ctx, j.RightKeys[0], j.build)
-		if err != nil {
+	if j.NullAware && j.Type == AntiJoin {
+		if err := j.nullAwareBuild(); err != nil {
 			return err
 		}
-		j.rightNull = k.NullN() > 0
-		k.Release()
 	}
 	j.reserved = j.table.size(16)
 	reserve(j.ctx, j.reserved)
@@ -340,20 +342,15 @@ func (j *HashJoin) probe(in arrow.RecordBatch) (arrow.RecordBatch, error) {
 	case SemiJoin, AntiJoin:
 		var rows []int32
 		if j.Type == AntiJoin && j.NullAware && j.build.NumRows() > 0 {
-			// NOT IN: unknown (so dropped) for a NULL on either side.
-			if j.rightNull {
-				return j.takeLeft(in, nil)
-			}
-			key, err := Eval(j.ctx, j.LeftKeys[0], in)
+			keep, err := j.notInKeeps(in, leftMatched)
 			if err != nil {
 				return nil, err
 			}
-			for l := 0; l < n; l++ {
-				if !leftMatched[l] && key.IsValid(l) {
+			for l, k := range keep {
+				if k {
 					rows = append(rows, int32(l))
 				}
 			}
-			key.Release()
 			return j.takeLeft(in, rows)
 		}
 		for l := 0; l < n; l++ {
@@ -373,19 +370,7 @@ func (j *HashJoin) probe(in arrow.RecordBatch) (arrow.RecordBatch, error) {
 }
 
 func (j *HashJoin) takeLeft(in arrow.RecordBatch, rows []int32) (arrow.RecordBatch, error) {
-	idx := indexArray(j.ctx, rows)
-	defer idx.Release()
-	cols := make([]arrow.Array, in.NumCols())
-	for i := range cols {
-		c, err := compute.TakeArray(j.ctx, in.Column(i), idx)
-		if err != nil {
-			releaseAll(cols[:i])
-			return nil, err
-		}
-		cols[i] = c
-	}
-	defer releaseAll(cols)
-	return array.NewRecordBatch(j.Output, cols, int64(len(rows))), nil
+	return takeRecordRows(j.ctx, in, j.Output, rows)
 }
 
 func releaseAll(as []arrow.Array) {
@@ -701,4 +686,92 @@ func (j *HashJoin) semiMark(table *joinTable, left, rb arrow.RecordBatch, joined
 		}
 	}
 	return nil
+}
+
+// nullAwareBuild notes where the right side's tested values are NULL: at
+// all (uncorrelated), or per correlation key.
+func (j *HashJoin) nullAwareBuild() error {
+	k, err := Eval(j.ctx, j.RightKeys[0], j.build)
+	if err != nil {
+		return err
+	}
+	defer k.Release()
+	j.rightNull = k.NullN() > 0
+	if len(j.RightKeys) == 1 {
+		return nil
+	}
+	corr := j.RightKeys[1:]
+	if j.groups, err = buildJoinTable(j.ctx, corr, j.build); err != nil {
+		return err
+	}
+	var nullRows []int32
+	for r := 0; r < k.Len(); r++ {
+		if k.IsNull(r) {
+			nullRows = append(nullRows, int32(r))
+		}
+	}
+	sub, err := takeRecordRows(j.ctx, j.build, j.build.Schema(), nullRows)
+	if err != nil {
+		return err
+	}
+	defer sub.Release()
+	j.nullGroups, err = buildJoinTable(j.ctx, corr, sub)
+	return err
+}
+
+// notInKeeps decides, for the left rows of in (leftMatched: a right row
+// equals them on every key), which NOT IN keeps.
+func (j *HashJoin) notInKeeps(in arrow.RecordBatch, leftMatched []bool) ([]bool, error) {
+	n := int(in.NumRows())
+	keep := make([]bool, n)
+	key, err := Eval(j.ctx, j.LeftKeys[0], in)
+	if err != nil {
+		return nil, err
+	}
+	defer key.Release()
+	if len(j.LeftKeys) == 1 {
+		if j.rightNull {
+			return keep, nil
+		}
+		for l := range keep {
+			keep[l] = !leftMatched[l] && key.IsValid(l)
+		}
+		return keep, nil
+	}
+	corr := j.LeftKeys[1:]
+	present, err := j.groups.contains(j.ctx, corr, in)
+	if err != nil {
+		return nil, err
+	}
+	withNull, err := j.nullGroups.contains(j.ctx, corr, in)
+	if err != nil {
+		return nil, err
+	}
+	for l := range keep {
+		switch {
+		case !present[l]: // no subquery rows: NOT IN holds
+			keep[l] = true
+		case key.IsNull(l), withNull[l], leftMatched[l]:
+		default:
+			keep[l] = true
+		}
+	}
+	return keep, nil
+}
+
+// takeRecordRows copies the given rows of rec into a new batch of schema
+// (rec's columns, maybe under other names).
+func takeRecordRows(ctx context.Context, rec arrow.RecordBatch, schema *arrow.Schema, rows []int32) (arrow.RecordBatch, error) {
+	idx := indexArray(ctx, rows)
+	defer idx.Release()
+	cols := make([]arrow.Array, 0, rec.NumCols())
+	defer func() { releaseAll(cols) }()
+	for _, c := range rec.Columns() {
+		t, err := compute.TakeArray(ctx, c, idx)
+		if err != nil {
+			return nil, err
+		}
+		cols = append(cols, t)
+	}
+	return array.NewRecordBatch(schema, cols, int64(len(rows))), nil
 }

@@ -290,3 +290,56 @@ func TestNullAwareAntiJoin(t *testing.T) {
 		}
 	}
 }
+
+// A correlated NOT IN applies the NULL rules within each correlation
+// group: the tested value is colA, the correlation key colS.
+func TestNullAwareAntiJoinCorrelated(t *testing.T) {
+	for _, workers := range []int{1, 2} {
+		mem, ctx := newAlloc(t)
+		lrows := genRows(400, 51, true)
+		rrows := genRows(60, 52, true)
+		type group struct {
+			vals map[int64]bool
+			null bool
+		}
+		groups := map[string]*group{}
+		for _, r := range rrows {
+			if r.s == nil {
+				continue // a NULL correlation key joins no outer row
+			}
+			g := groups[*r.s]
+			if g == nil {
+				g = &group{vals: map[int64]bool{}}
+				groups[*r.s] = g
+			}
+			if r.a == nil {
+				g.null = true
+			} else {
+				g.vals[*r.a] = true
+			}
+		}
+		want := 0
+		for _, r := range lrows {
+			var g *group
+			if r.s != nil {
+				g = groups[*r.s]
+			}
+			switch {
+			case g == nil:
+				want++
+			case r.a == nil, g.null, g.vals[*r.a]:
+			default:
+				want++
+			}
+		}
+		left := buildRecord(mem, lrows)
+		right := buildRecord(mem, rrows)
+		j := &executor.HashJoin{Left: newSource(testSchema, cut(left, 23)...), Right: newSource(testSchema, right),
+			Type: executor.AntiJoin, LeftKeys: []expr.Expr{colA, colS}, RightKeys: []expr.Expr{colA, colS}, Output: testSchema,
+			Workers: workers, NullAware: true}
+		if got := len(drainCanonical(t, ctx, j)); got != want {
+			t.Errorf("workers=%d: kept %d rows, want %d", workers, got, want)
+		}
+		left.Release()
+	}
+}

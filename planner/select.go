@@ -680,7 +680,7 @@ func (p *Planner) planSelect(ctx context.Context, st *stmt, sel *pg.SelectStmt, 
 				jt = executor.AntiJoin
 			}
 			op = st.m(&executor.HashJoin{Workers: p.opts.Parallelism, Left: op, Right: sq.plan.build(0, 1), Type: jt, LeftKeys: lk, RightKeys: rk,
-				Output: sub(sc, r).schema(), BuildLeft: sq.kind == subExists, NullAware: neg && sq.kind == subIn && len(lk) == 1})
+				Output: sub(sc, r).schema(), BuildLeft: sq.kind == subExists, NullAware: neg && sq.kind == subIn})
 		}
 		return op
 	}
@@ -892,9 +892,8 @@ func (p *Planner) pipeline(b *binder, bq *bound, sc *scope, above []expr.Expr, d
 			// large table: hash the outer side and stream the subquery.
 			buildLeft := sq.kind == subExists && len(lk) > 0
 			// NOT IN answers unknown when a NULL is involved: a null-aware
-			// anti join (uncorrelated; a correlated NOT IN treats NULLs in
-			// the subquery's column as not equal).
-			nullAware := neg && sq.kind == subIn && len(lk) == 1
+			// anti join, per correlation group when correlated.
+			nullAware := neg && sq.kind == subIn
 			return &executor.HashJoin{Workers: p.opts.Parallelism, Left: op, Right: sq.plan.build(0, 1), Type: jt, LeftKeys: lk, RightKeys: rk, Residual: sq.residual, Output: left, BuildLeft: buildLeft, NullAware: nullAware}
 		})
 	}

@@ -904,3 +904,9 @@ SELECT count(*) AS n FROM tpch.nation WHERE (CASE WHEN n_nationkey < 5 THEN NULL
 
 -- name: t_cast_int_to_narrow_decimal
 SELECT n_name, CAST(n_nationkey AS decimal(5,2)) AS k, CAST(n_regionkey AS numeric(3,1)) * 2 AS r FROM tpch.nation;
+
+-- name: t_not_in_correlated_with_null
+SELECT count(*) AS n FROM tpch.nation n WHERE n.n_nationkey NOT IN (SELECT CASE WHEN s.s_suppkey % 7 = 0 THEN NULL ELSE s.s_nationkey END FROM tpch.supplier s WHERE s.s_nationkey = n.n_nationkey AND s.s_suppkey < 40);
+
+-- name: t_not_in_correlated_null_value
+SELECT count(*) AS n FROM tpch.nation n WHERE (CASE WHEN n.n_nationkey < 10 THEN NULL ELSE n.n_regionkey END) NOT IN (SELECT r.r_regionkey + 1 FROM tpch.region r WHERE r.r_regionkey = n.n_regionkey);
