@@ -148,15 +148,23 @@ func (s *sumIntState) add(arg arrow.Array, gids []int32) error {
 		if arg.IsNull(i) {
 			continue
 		}
-		x := v(i)
-		r := s.sum[g] + x
-		if (x > 0 && r < s.sum[g]) || (x < 0 && r > s.sum[g]) {
-			return fmt.Errorf("%w: sum exceeds the bigint range", ErrOverflow)
+		if err := s.addTo(g, v(i)); err != nil {
+			return err
 		}
-		s.sum[g], s.seen[g] = r, true
 	}
 	return nil
 }
+
+// addTo adds x to group g's sum, failing when it leaves the int64 range.
+func (s *sumIntState) addTo(g int32, x int64) error {
+	r := s.sum[g] + x
+	if (x > 0 && r < s.sum[g]) || (x < 0 && r > s.sum[g]) {
+		return fmt.Errorf("%w: sum exceeds the bigint range", ErrOverflow)
+	}
+	s.sum[g], s.seen[g] = r, true
+	return nil
+}
+
 func (s *sumIntState) finish(mem memory.Allocator, _ arrow.DataType, n int) (arrow.Array, error) {
 	s.grow(n)
 	b := array.NewInt64Builder(mem)
@@ -613,12 +621,9 @@ func (s *sumIntState) merge(o aggState, gmap []int32) error {
 		if !os.seen[i] {
 			continue
 		}
-		g := gmap[i]
-		r := s.sum[g] + x
-		if (x > 0 && r < s.sum[g]) || (x < 0 && r > s.sum[g]) {
-			return fmt.Errorf("%w: sum exceeds the bigint range", ErrOverflow)
+		if err := s.addTo(gmap[i], x); err != nil {
+			return err
 		}
-		s.sum[g], s.seen[g] = r, true
 	}
 	return nil
 }
