@@ -1111,8 +1111,10 @@ func (p *Planner) planConstant(st *stmt, sel *pg.SelectStmt, limit, offset int64
 	return &planned{schema: out, build: build, parts: 1}, nil
 }
 
-func explainQuery(q *Query) *Query {
-	text := q.Explain()
+func explainQuery(q *Query) *Query { return textQuery(q, q.Explain()) }
+
+// textQuery answers with text, one row per line: the plans EXPLAIN shows.
+func textQuery(q *Query, text string) *Query {
 	out := arrow.NewSchema([]arrow.Field{{Name: "plan", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
 	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
 	return &Query{

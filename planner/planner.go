@@ -149,6 +149,9 @@ func (st *stmt) m(op executor.Operator) executor.Operator {
 // tree that produces it (part of parts, when it can be split).
 type planned struct {
 	schema *arrow.Schema
+	// node is the logical plan; build is nil until it is optimized and
+	// lowered (stmt.finish).
+	node   lnode
 	build  func(part, parts int) executor.Operator
 	parts  int
 	source catalog.ColumnSource
@@ -180,7 +183,7 @@ func (p *Planner) Plan(ctx context.Context, req Request) (*Query, error) {
 		st.now = time.Now().UTC()
 	}
 	node := stmts[0].GetStmt()
-	explain := false
+	explain, logical, traced := false, false, false
 	if ex := node.GetExplainStmt(); ex != nil {
 		node, explain = ex.GetQuery(), true
 		for _, o := range ex.GetOptions() {
@@ -188,6 +191,14 @@ func (p *Planner) Plan(ctx context.Context, req Request) (*Query, error) {
 			switch strings.ToLower(d.GetDefname()) {
 			case "analyze":
 				st.measure = d.GetArg() == nil || !strings.EqualFold(defString(d.GetArg()), "false")
+			case "logical":
+				if explainMode(d) {
+					logical = true
+				}
+			case "rules":
+				if explainMode(d) {
+					traced = true
+				}
 			case "verbose", "costs", "format":
 			default:
 				return nil, unsupported("EXPLAIN option %s", d.GetDefname())
@@ -196,6 +207,21 @@ func (p *Planner) Plan(ctx context.Context, req Request) (*Query, error) {
 	}
 	pl, err := p.planNode(ctx, st, node, nil)
 	if err != nil {
+		return nil, err
+	}
+	var trace func(string, lnode)
+	var steps strings.Builder
+	if traced {
+		trace = func(rule string, n lnode) {
+			if rule == "" {
+				steps.WriteString("-- as written\n")
+			} else {
+				steps.WriteString("-- after " + rule + "\n")
+			}
+			steps.WriteString(explainLogical(n))
+		}
+	}
+	if err := st.finish(pl, trace); err != nil {
 		return nil, err
 	}
 	for at, c := range asOf {
@@ -214,6 +240,16 @@ func (p *Planner) Plan(ctx context.Context, req Request) (*Query, error) {
 		Source:     pl.source,
 		build:      pl.build,
 		root:       func() executor.Operator { return pl.build(0, 1) },
+	}
+	switch {
+	case traced:
+		return textQuery(q, steps.String()), nil
+	case logical:
+		text := "(no logical plan)\n"
+		if pl.node != nil {
+			text = explainLogical(pl.node)
+		}
+		return textQuery(q, text), nil
 	}
 	if explain && st.measure {
 		return explainAnalyzeQuery(q), nil
@@ -376,6 +412,12 @@ func (p *Planner) loadIn(ctx context.Context, ns table.Identifier, name string) 
 		return nil, nil, fmt.Errorf("%w: %s", catalog.ErrNoSuchNamespace, catalog.JoinNamespace(ns))
 	}
 	return nil, nil, err
+}
+
+// explainMode reads an EXPLAIN option that is on when given alone or
+// with a true value.
+func explainMode(d *pg.DefElem) bool {
+	return d.GetArg() == nil || !strings.EqualFold(defString(d.GetArg()), "false")
 }
 
 func defString(n *pg.Node) string {

@@ -591,8 +591,8 @@ func TestExplain(t *testing.T) {
 		want string
 	}{
 		{"EXPLAIN SELECT id, shop_code FROM probe_events WHERE rssi > -60 AND ap_mac <> 'x' LIMIT 10", `
-Limit 10
-  Project id, shop_code
+Project id, shop_code
+  Limit 10
     Filter ((rssi > -60) AND (ap_mac <> 'x'))
       Scan mall.probe_events [snapshot=N files=6 records=20000 filter=And(left=GreaterThan(term=Reference(name='rssi'), literal=-60), right=NotEqual(term=Reference(name='ap_mac'), literal=x))] tasks=6`},
 		{"EXPLAIN SELECT * FROM shops", `

@@ -22,6 +22,12 @@ func (p *Planner) planSetOp(ctx context.Context, st *stmt, sel *pg.SelectStmt) (
 	if err != nil {
 		return nil, err
 	}
+	if err := st.finish(left, nil); err != nil {
+		return nil, err
+	}
+	if err := st.finish(right, nil); err != nil {
+		return nil, err
+	}
 	opName := map[pg.SetOperation]string{pg.SetOperation_SETOP_UNION: "UNION", pg.SetOperation_SETOP_INTERSECT: "INTERSECT", pg.SetOperation_SETOP_EXCEPT: "EXCEPT"}[sel.GetOp()]
 	ln, rn := left.schema.NumFields(), right.schema.NumFields()
 	if ln != rn {

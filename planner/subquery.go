@@ -154,6 +154,9 @@ func (b *binder) subLink(sl *pg.SubLink) (expr.Expr, error) {
 		}
 		sub.typ = pl.schema.Field(0).Type
 		if !correlated {
+			if err := b.st.finish(pl, nil); err != nil {
+				return nil, err
+			}
 			return &executor.ScalarSubquery{Build: func() executor.Operator { return pl.build(0, 1) }, Type: sub.typ, Text: "scalar subquery"}, nil
 		}
 		if corr.residual != nil {
