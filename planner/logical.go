@@ -188,7 +188,7 @@ func (n *lScan) describe() string {
 		s += " fields=[" + strings.Join(n.src.fields, ", ") + "]"
 	}
 	if len(n.filters) > 0 {
-		s += " filter=" + expr.AndOf(n.filters).String()
+		s += " filter=" + show(expr.AndOf(n.filters))
 	}
 	if len(n.keys) > 0 {
 		s += " keys=" + exprList(n.keys)
@@ -201,14 +201,14 @@ func (n *lScan) describe() string {
 
 func (n *lLeaf) describe() string { return "Relation " + n.label }
 func (n *lFilter) describe() string {
-	return "Filter " + expr.AndOf(n.conds).String()
+	return "Filter " + show(expr.AndOf(n.conds))
 }
 func (n *lKeyFilter) describe() string { return "KeyFilter " + exprList(n.keys) }
 func (n *lProject) describe() string {
 	parts := make([]string, len(n.exprs))
 	for i, e := range n.exprs {
-		parts[i] = e.String()
-		if name := n.out.Field(i).Name; name != parts[i] {
+		parts[i] = show(e)
+		if name := n.out.Field(i).Name; name != e.String() {
 			parts[i] += " AS " + name
 		}
 	}
@@ -220,7 +220,7 @@ func (n *lJoin) describe() string {
 		s += " keys " + exprList(n.lkeys) + " = " + exprList(n.rkeys)
 	}
 	if len(n.conds) > 0 {
-		s += " on " + expr.AndOf(n.conds).String()
+		s += " on " + show(expr.AndOf(n.conds))
 	}
 	if n.nullAware {
 		s += " null-aware"
@@ -232,9 +232,8 @@ func (n *lJoin) describe() string {
 }
 func (n *lAggregate) describe() string {
 	parts := make([]string, len(n.aggs))
-	for i, a := range n.aggs {
+	for i := range n.aggs {
 		parts[i] = n.out.Field(len(n.groups) + i).Name
-		_ = a
 	}
 	return "Aggregate groups=" + exprList(n.groups) + " aggs=[" + strings.Join(parts, ", ") + "]"
 }
@@ -248,7 +247,7 @@ func (n *lWindow) describe() string {
 func (n *lSort) describe() string {
 	parts := make([]string, len(n.keys))
 	for i, k := range n.keys {
-		parts[i] = k.String()
+		parts[i] = showKey(k)
 	}
 	s := "Sort " + strings.Join(parts, ", ")
 	if n.limit >= 0 {
@@ -273,10 +272,36 @@ func (n *lDistinct) describe() string { return "Distinct" }
 
 const noLimit = 1<<63 - 1
 
+// show renders an expression for EXPLAIN (LOGICAL) with each column's
+// input position (name#index, and .i for each struct level below it), so
+// that a plan shows which of two same-named columns a node reads.
+func show(e expr.Expr) string {
+	if e == nil {
+		return ""
+	}
+	return expr.Rewrite(e, func(x expr.Expr) expr.Expr {
+		c, ok := x.(*expr.Column)
+		if !ok {
+			return x
+		}
+		n := *c
+		n.Name = fmt.Sprintf("%s#%d", c.Name, c.Index)
+		for _, p := range c.Path {
+			n.Name += fmt.Sprintf(".%d", p)
+		}
+		return &n
+	}).String()
+}
+
+func showKey(k executor.SortKey) string {
+	k.Expr = &expr.Column{Name: show(k.Expr)}
+	return k.String()
+}
+
 func exprList(es []expr.Expr) string {
 	parts := make([]string, len(es))
 	for i, e := range es {
-		parts[i] = e.String()
+		parts[i] = show(e)
 	}
 	return "[" + strings.Join(parts, ", ") + "]"
 }

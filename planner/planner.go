@@ -160,22 +160,26 @@ type planned struct {
 	refs *int
 }
 
-// Plan parses and plans one statement.
-func (p *Planner) Plan(ctx context.Context, req Request) (*Query, error) {
+// explainFlags are the EXPLAIN options of a statement.
+type explainFlags struct{ on, logical, rules bool }
+
+// build parses a statement and builds its logical plan, not yet optimized.
+func (p *Planner) build(ctx context.Context, req Request) (*stmt, *planned, explainFlags, error) {
+	var ex explainFlags
 	sqlText, asOf, err := stripAsOf(numberParams(req.SQL))
 	if err != nil {
-		return nil, err
+		return nil, nil, ex, err
 	}
 	tree, err := pg.Parse(sqlText)
 	if err != nil {
-		return nil, syntaxError(err)
+		return nil, nil, ex, syntaxError(err)
 	}
 	stmts := tree.GetStmts()
 	if len(stmts) == 0 {
-		return nil, &SyntaxError{Msg: "empty statement"}
+		return nil, nil, ex, &SyntaxError{Msg: "empty statement"}
 	}
 	if len(stmts) > 1 {
-		return nil, unsupported("more than one statement in a request")
+		return nil, nil, ex, unsupported("more than one statement in a request")
 	}
 	st := &stmt{p: p, ctx: ctx, req: req, now: req.Now, params: req.Params, snapshots: map[string]int64{},
 		asOf: asOf, asOfUsed: map[int]bool{}}
@@ -183,32 +187,38 @@ func (p *Planner) Plan(ctx context.Context, req Request) (*Query, error) {
 		st.now = time.Now().UTC()
 	}
 	node := stmts[0].GetStmt()
-	explain, logical, traced := false, false, false
-	if ex := node.GetExplainStmt(); ex != nil {
-		node, explain = ex.GetQuery(), true
-		for _, o := range ex.GetOptions() {
+	if es := node.GetExplainStmt(); es != nil {
+		node, ex.on = es.GetQuery(), true
+		for _, o := range es.GetOptions() {
 			d := o.GetDefElem()
 			switch strings.ToLower(d.GetDefname()) {
 			case "analyze":
-				st.measure = d.GetArg() == nil || !strings.EqualFold(defString(d.GetArg()), "false")
+				st.measure = explainMode(d)
 			case "logical":
-				if explainMode(d) {
-					logical = true
-				}
+				ex.logical = explainMode(d)
 			case "rules":
-				if explainMode(d) {
-					traced = true
-				}
+				ex.rules = explainMode(d)
 			case "verbose", "costs", "format":
 			default:
-				return nil, unsupported("EXPLAIN option %s", d.GetDefname())
+				return nil, nil, ex, unsupported("EXPLAIN option %s (lakeflight knows ANALYZE, LOGICAL and RULES)", d.GetDefname())
 			}
 		}
 	}
 	pl, err := p.planNode(ctx, st, node, nil)
 	if err != nil {
+		return nil, nil, ex, err
+	}
+	return st, pl, ex, nil
+}
+
+// Plan parses and plans one statement.
+func (p *Planner) Plan(ctx context.Context, req Request) (*Query, error) {
+	st, pl, ex, err := p.build(ctx, req)
+	if err != nil {
 		return nil, err
 	}
+	explain, logical, traced := ex.on, ex.logical, ex.rules
+	asOf := st.asOf
 	var trace func(string, lnode)
 	var steps strings.Builder
 	if traced {

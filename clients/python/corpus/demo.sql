@@ -674,3 +674,42 @@ SELECT count(*) FROM mall.probe_events e, mall.shops s WHERE (e.shop_code = s.sh
 
 -- name: or_same_column_name_different_tables
 SELECT count(*) FROM mall.shops a JOIN mall.shops b ON a.floor = b.floor WHERE (a.category = 'Books' AND b.category = 'Toys') OR (a.category = 'Toys' AND b.category = 'Books');
+
+-- name: fold_where_always_false
+SELECT count(*) AS n FROM mall.probe_events WHERE 1 = 0;
+
+-- name: fold_where_false_or_column
+SELECT count(*) AS n FROM mall.probe_events WHERE false OR rssi IS NULL;
+
+-- name: fold_where_null_condition
+SELECT count(*) AS n FROM mall.probe_events WHERE CAST(NULL AS boolean) OR rssi > -40;
+
+-- name: fold_constant_arithmetic_in_filter_and_select
+SELECT id, rssi + (2 * 3 - 6) AS r, upper('ab') || 'c' AS tag FROM mall.probe_events WHERE rssi > -100 + 45 AND 1 = 1 ORDER BY id LIMIT 10;
+
+-- name: filter_through_subquery_projection
+SELECT r, count(*) AS n FROM (SELECT id, rssi + 1 AS r, shop_code FROM mall.probe_events) t WHERE r > -50 AND shop_code = 'S0003' GROUP BY r ORDER BY r;
+
+-- name: having_on_group_column_and_aggregate
+SELECT shop_code, count(*) AS n FROM mall.probe_events GROUP BY shop_code HAVING shop_code IN ('S0001', 'S0002') AND count(*) > 5 ORDER BY shop_code;
+
+-- name: filter_above_union_all_subquery
+SELECT count(*) AS n FROM (SELECT shop_code, rssi FROM mall.probe_events UNION ALL SELECT shop_code, floor FROM mall.shops) u WHERE rssi > -45;
+
+-- name: filter_above_limited_subquery_stays_above
+SELECT count(*) AS n FROM (SELECT id, rssi FROM mall.probe_events ORDER BY id LIMIT 100) t WHERE rssi > -60;
+
+-- name: filter_above_window_subquery_stays_above
+SELECT shop_code, rn FROM (SELECT shop_code, row_number() OVER (ORDER BY shop_code) AS rn FROM mall.shops) t WHERE shop_code > 'S0010' ORDER BY shop_code;
+
+-- name: semi_join_below_inner_join
+SELECT count(*) AS n FROM mall.probe_events e JOIN mall.shops s ON e.shop_code = s.shop_code WHERE e.user_device_mac IN (SELECT user_device_mac FROM mall.device_places WHERE min_rssi > -60) AND s.floor <= 2;
+
+-- name: left_join_on_filter_and_where_filter
+SELECT s.shop_code, count(e.id) AS n FROM mall.shops s LEFT JOIN mall.probe_events e ON e.shop_code = s.shop_code AND e.rssi > -50 WHERE s.floor > 1 GROUP BY s.shop_code ORDER BY s.shop_code;
+
+-- name: derived_table_unused_columns
+SELECT a FROM (SELECT id AS a, rssi, ap_mac, upper(shop_code) AS u FROM mall.probe_events) t WHERE a < 50 ORDER BY a;
+
+-- name: nested_leaf_through_derived_table
+SELECT v, count(*) AS n FROM (SELECT info.vendor AS v, geo FROM mall.devices) d WHERE d.geo.lat > 31.2 GROUP BY v ORDER BY v;

@@ -73,3 +73,32 @@ def test_connection_survives_refusals(pyi_conn):
         assert sorted(cur.fetch_arrow_table().column("id").to_pylist()) == [10, 11, 12]
     finally:
         cur.close()
+
+
+def _plan_lines(conn, sql):
+    cur = conn.cursor()
+    try:
+        cur.execute(sql)
+        return cur.fetch_arrow_table().column("plan").to_pylist()
+    finally:
+        cur.close()
+
+
+def test_explain_logical_and_rules_over_adbc(pyi_conn):
+    """EXPLAIN (LOGICAL) shows the optimized logical plan; EXPLAIN (RULES)
+    shows it as written and after each rewrite rule, in order."""
+    sql = (f"SELECT k.tenant, count(*) AS n FROM {NS}.keyed k JOIN {NS}.snapshots s ON k.id = s.id "
+           f"WHERE s.id > 1 + 1 GROUP BY k.tenant")
+    logical = _plan_lines(pyi_conn, "EXPLAIN (LOGICAL) " + sql)
+    scans = [line.strip() for line in logical if line.strip().startswith("Scan ")]
+    assert len(scans) == 2, logical
+    # The folded filter reached the snapshots scan, and each scan reads
+    # only the fields the query uses.
+    snap = next(s for s in scans if "snapshots" in s)
+    assert "filter=(id#0 > 2)" in snap and "fields=[id]" in snap, snap
+    rules = _plan_lines(pyi_conn, "EXPLAIN (RULES) " + sql)
+    headers = [line for line in rules if line.startswith("-- ")]
+    assert headers == ["-- as written", "-- after decorrelate", "-- after fold_constants", "-- after push_filters",
+                       "-- after push_limits", "-- after push_projections"], headers
+    # The last step is the plan EXPLAIN (LOGICAL) shows.
+    assert rules[len(rules) - len(logical):] == logical
