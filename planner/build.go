@@ -72,6 +72,11 @@ func (p *Planner) selectPlan(st *stmt, root *rel, srcs []*source, sc *scope, bq 
 		}
 	}
 
+	for _, on := range bq.on {
+		if hasSub(on) {
+			return nil, unsupported("subqueries in JOIN ... ON conditions (write the condition in WHERE)")
+		}
+	}
 	var from func(r *rel) lnode
 	from = func(r *rel) lnode {
 		if r.src >= 0 {

@@ -45,6 +45,8 @@ func TestPlanErrors(t *testing.T) {
 		{sql: "SELECT B'101'", is: ErrUnsupported, mention: []string{"bit string"}},
 		{sql: "SELECT CAST('{1}' AS int[])", is: ErrUnsupported, mention: []string{"array types"}},
 		{sql: "SELECT * FROM shops NATURAL JOIN shops s2", is: ErrUnsupported, mention: []string{"NATURAL JOIN"}},
+		{sql: "SELECT count(*) FROM shops s JOIN shops t ON s.shop_code IN (SELECT shop_code FROM shops)", is: ErrUnsupported, mention: []string{"JOIN ... ON", "WHERE"}},
+		{sql: "EXPLAIN (SUMMARY) SELECT 1", is: ErrUnsupported, mention: []string{"summary", "ANALYZE, LOGICAL and RULES"}},
 		{sql: "SELECT nosuchfn(floor) FROM shops", is: ErrUnsupported, mention: []string{"nosuchfn"}},
 		{sql: "SELECT * FROM probe_events WHERE shop_code LIKE ap_mac", is: ErrUnsupported, mention: []string{"LIKE", "non-constant"}},
 		{sql: "SELECT * FROM probe_events WHERE shop_code LIKE CAST(rssi AS text)", is: ErrUnsupported, mention: []string{"LIKE", "non-constant"}},
