@@ -15,6 +15,7 @@ import (
 	"github.com/apache/iceberg-go/catalog/hadoop"
 	"github.com/apache/iceberg-go/catalog/rest"
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
+	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
 
 	// Database drivers for the SQL catalog.
@@ -224,7 +225,16 @@ func (c *Catalog) LoadTable(ctx context.Context, id table.Identifier) (*table.Ta
 		}
 		return nil, fmt.Errorf("load table %s: %w", strings.Join(id, "."), err)
 	}
-	return t, nil
+	// Manifest lists and manifests are read through the shared cache.
+	inner := t
+	fsF := func(ctx context.Context) (icebergio.IO, error) {
+		fs, err := inner.FS(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return cachingIO{fs}, nil
+	}
+	return table.New(t.Identifier(), t.Metadata(), t.MetadataLocation(), fsF, c.inner), nil
 }
 
 // NamespaceExists reports whether a namespace exists.

@@ -228,10 +228,19 @@ func (np *nativePlan) openFile(ctx context.Context, fs icebergio.IO, task table.
 	if err != nil {
 		return nil, fmt.Errorf("open data file %s: %w", task.File.FilePath(), err)
 	}
-	pr, err := file.NewParquetReader(f)
+	footerKey := fmt.Sprintf("%s\x00%d", task.File.FilePath(), task.File.FileSizeBytes())
+	var readOpts []file.ReadOption
+	md, cached := Footers.Get(footerKey)
+	if cached {
+		readOpts = append(readOpts, file.WithMetadata(md))
+	}
+	pr, err := file.NewParquetReader(f, readOpts...)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("open parquet file %s: %w", task.File.FilePath(), err)
+	}
+	if !cached {
+		Footers.Add(footerKey, pr.MetaData(), footerWeight(pr.MetaData()))
 	}
 	fr := &fileRead{np: np, task: task, pr: pr}
 	defer func() {

@@ -21,6 +21,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
+
+	"github.com/lakeflight/lakeflight/catalog"
+	"github.com/lakeflight/lakeflight/scan"
 )
 
 var tracer = otel.Tracer("github.com/lakeflight/lakeflight/server")
@@ -62,7 +65,47 @@ func NewMetrics(meter metric.Meter) (*Metrics, error) {
 		metric.WithExplicitBucketBoundaries(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)); err != nil {
 		return nil, err
 	}
+	if err := cacheMetrics(meter); err != nil {
+		return nil, err
+	}
 	return m, nil
+}
+
+// cacheMetrics reports the metadata caches' figures at each collection:
+// hits and misses (counters), bytes held and the bound (gauges), labelled
+// by cache (manifests: manifest lists and manifests; footers: Parquet
+// footers).
+func cacheMetrics(meter metric.Meter) error {
+	hits, err := meter.Int64ObservableCounter("lakeflight.cache.hits", metric.WithDescription("metadata cache lookups answered from the cache"))
+	if err != nil {
+		return err
+	}
+	misses, err := meter.Int64ObservableCounter("lakeflight.cache.misses", metric.WithDescription("metadata cache lookups that read the file"))
+	if err != nil {
+		return err
+	}
+	size, err := meter.Int64ObservableGauge("lakeflight.cache.size", metric.WithUnit("By"), metric.WithDescription("bytes a metadata cache holds"))
+	if err != nil {
+		return err
+	}
+	capacity, err := meter.Int64ObservableGauge("lakeflight.cache.capacity", metric.WithUnit("By"), metric.WithDescription("bytes a metadata cache may hold"))
+	if err != nil {
+		return err
+	}
+	_, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		for _, c := range []struct {
+			name  string
+			stats catalog.CacheStats
+		}{{"manifests", catalog.Manifests.Stats()}, {"footers", scan.Footers.Stats()}} {
+			set := metric.WithAttributes(attribute.String("cache", c.name))
+			o.ObserveInt64(hits, c.stats.Hits, set)
+			o.ObserveInt64(misses, c.stats.Misses, set)
+			o.ObserveInt64(size, c.stats.Bytes, set)
+			o.ObserveInt64(capacity, c.stats.Capacity, set)
+		}
+		return nil
+	}, hits, misses, size, capacity)
+	return err
 }
 
 // NoopMetrics records nothing.

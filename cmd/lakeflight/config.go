@@ -31,6 +31,8 @@ type config struct {
 	TicketKeyFile              string   `yaml:"ticket_key_file"`
 	MaxEndpoints               int      `yaml:"max_endpoints"`
 	QueryMemoryLimit           string   `yaml:"query_memory_limit"`
+	ManifestCache              string   `yaml:"manifest_cache"`
+	FooterCache                string   `yaml:"footer_cache"`
 	Pprof                      bool     `yaml:"pprof"`
 	LogLevel                   string   `yaml:"log_level"`
 	LogFormat                  string   `yaml:"log_format"`
@@ -43,6 +45,8 @@ func defaultConfig() config {
 		DemoEvents:       2_000_000,
 		MaxEndpoints:     4,
 		QueryMemoryLimit: "2GiB",
+		ManifestCache:    "128MiB",
+		FooterCache:      "64MiB",
 		LogLevel:         "info",
 		LogFormat:        "text",
 	}
@@ -98,6 +102,8 @@ func parseServe(args []string) (config, error) {
 	fs.StringVar(&cfg.TicketKeyFile, "ticket-key-file", cfg.TicketKeyFile, "file holding the key that signs tickets (share it between nodes); default a random key")
 	fs.IntVar(&cfg.MaxEndpoints, "max-endpoints", cfg.MaxEndpoints, "most endpoints a scan is split into for parallel readers")
 	fs.StringVar(&cfg.QueryMemoryLimit, "query-memory-limit", cfg.QueryMemoryLimit, "memory one query may hold in sorts, aggregates, joins and windows (e.g. 512MiB, 4GiB; 0 for none)")
+	fs.StringVar(&cfg.ManifestCache, "manifest-cache", cfg.ManifestCache, "bytes of manifest lists and manifests kept in memory (0 for none)")
+	fs.StringVar(&cfg.FooterCache, "footer-cache", cfg.FooterCache, "bytes of decoded Parquet footers kept in memory (0 for none)")
 	fs.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve Go profiles at /debug/pprof/ on the metrics address")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
@@ -123,6 +129,12 @@ func (c *config) validate() error {
 	}
 	if _, err := parseBytes(c.QueryMemoryLimit); err != nil {
 		return fmt.Errorf("--query-memory-limit: %w", err)
+	}
+	if _, err := parseBytes(c.ManifestCache); err != nil {
+		return fmt.Errorf("--manifest-cache: %w", err)
+	}
+	if _, err := parseBytes(c.FooterCache); err != nil {
+		return fmt.Errorf("--footer-cache: %w", err)
 	}
 	if c.DemoEvents < 1 {
 		return fmt.Errorf("--demo-events must be positive, got %d", c.DemoEvents)

@@ -28,6 +28,7 @@ import (
 	"github.com/lakeflight/lakeflight/bench/datagen"
 	"github.com/lakeflight/lakeflight/catalog"
 	"github.com/lakeflight/lakeflight/planner"
+	"github.com/lakeflight/lakeflight/scan"
 	"github.com/lakeflight/lakeflight/server"
 )
 
@@ -147,6 +148,10 @@ func serve(ctx context.Context, args []string) error {
 	if opts.QueryMemoryLimit == 0 {
 		opts.QueryMemoryLimit = -1
 	}
+	manifests, _ := parseBytes(cfg.ManifestCache)
+	footers, _ := parseBytes(cfg.FooterCache)
+	catalog.Manifests.SetCapacity(manifests)
+	scan.Footers.SetCapacity(footers)
 	if cfg.UsersFile != "" {
 		if opts.Users, err = readUsers(cfg.UsersFile); err != nil {
 			return err

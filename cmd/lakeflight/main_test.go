@@ -92,7 +92,9 @@ func TestServeDemoEndToEnd(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"lakeflight_rows", "lakeflight_rpc_duration_seconds_bucket", `method="DoGet"`} {
+	for _, want := range []string{"lakeflight_rows", "lakeflight_rpc_duration_seconds_bucket", `method="DoGet"`,
+		`lakeflight_cache_misses_total{cache="manifests"`, `lakeflight_cache_hits_total{cache="footers"`, `lakeflight_cache_size_bytes{cache="footers"`,
+		`lakeflight_cache_capacity_bytes{cache="manifests"`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
