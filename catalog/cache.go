@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	icebergio "github.com/apache/iceberg-go/io"
@@ -129,7 +130,11 @@ type cachingIO struct {
 
 func (c cachingIO) Open(name string) (icebergio.File, error) {
 	if !isManifest(name) {
-		return c.IO.Open(name)
+		f, err := c.IO.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		return &countedFile{File: f}, nil
 	}
 	if b, ok := Manifests.Get(name); ok {
 		return &memFile{Reader: bytes.NewReader(b), name: name, size: int64(len(b))}, nil
@@ -144,14 +149,17 @@ func (c cachingIO) Open(name string) (icebergio.File, error) {
 
 func (c cachingIO) readAll(name string) ([]byte, error) {
 	if rf, ok := c.IO.(icebergio.ReadFileIO); ok {
-		return rf.ReadFile(name)
+		b, err := rf.ReadFile(name)
+		storage.reads.Add(1)
+		storage.bytes.Add(int64(len(b)))
+		return b, err
 	}
 	f, err := c.IO.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(f)
+	b, err := io.ReadAll(&countedFile{File: f})
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
@@ -185,6 +193,39 @@ func (c cachingIO) Create(name string) (icebergio.FileWriter, error) {
 		return w.Create(name)
 	}
 	return nil, errors.ErrUnsupported
+}
+
+// StorageStats count what tables read from their storage (local files or
+// object storage): read calls, each one request to an object store, and
+// the bytes they returned. Cached manifest reads are not counted.
+type StorageStats struct {
+	Reads, Bytes int64
+}
+
+var storage struct{ reads, bytes atomic.Int64 }
+
+// Storage returns the storage figures since the process started.
+func Storage() StorageStats {
+	return StorageStats{Reads: storage.reads.Load(), Bytes: storage.bytes.Load()}
+}
+
+// countedFile counts the reads of a file and the bytes they return.
+type countedFile struct {
+	icebergio.File
+}
+
+func (f *countedFile) Read(p []byte) (int, error) {
+	n, err := f.File.Read(p)
+	storage.reads.Add(1)
+	storage.bytes.Add(int64(n))
+	return n, err
+}
+
+func (f *countedFile) ReadAt(p []byte, off int64) (int, error) {
+	n, err := f.File.ReadAt(p, off)
+	storage.reads.Add(1)
+	storage.bytes.Add(int64(n))
+	return n, err
 }
 
 // memFile is a cached file's bytes, read like the file.

@@ -16,6 +16,8 @@ import (
 	"github.com/apache/iceberg-go/catalog/rest"
 	sqlcat "github.com/apache/iceberg-go/catalog/sql"
 	icebergio "github.com/apache/iceberg-go/io"
+	// Object storage: s3:// (and S3-compatible servers through s3.endpoint).
+	_ "github.com/apache/iceberg-go/io/gocloud/s3"
 	"github.com/apache/iceberg-go/table"
 
 	// Database drivers for the SQL catalog.

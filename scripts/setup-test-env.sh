@@ -8,6 +8,8 @@
 #      the SQL-catalog tests, which start a throwaway cluster on 127.0.0.1;
 #      as root also the system user lakeflight-pg it runs as
 #   5. the openssl CLI (the TLS tests make a self-signed certificate)
+#   6. versitygw, an S3-compatible server, built from the Go module proxy
+#      into .tools/bin (the object-storage tests serve tables from it)
 #
 # Idempotent and safe to rerun: each step records a stamp (a hash of its
 # inputs) and is skipped while the stamp matches and its outputs exist.
@@ -140,11 +142,29 @@ setup_postgres() {
   fi
 }
 
+# --------------------------------------------------------------- versitygw
+VERSITYGW_VERSION=v1.8.0
+setup_versitygw() {
+  local bin="$REPO/.tools/bin/versitygw"
+  local stamp="$REPO/.tools/versitygw.version"
+  if [[ -x "$bin" ]] && stamp_ok "$stamp" "$VERSITYGW_VERSION"; then
+    log "versitygw: $VERSITYGW_VERSION up to date"
+    return
+  fi
+  command -v go >/dev/null 2>&1 || die "versitygw: go is required to build it"
+  log "versitygw: go install github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+  mkdir -p "$REPO/.tools/bin"
+  GOBIN="$REPO/.tools/bin" go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION" \
+    || die "versitygw: go install failed"
+  echo "$VERSITYGW_VERSION" >"$stamp"
+}
+
 start=$SECONDS
 setup_python
 setup_java
 setup_node
 setup_postgres
+setup_versitygw
 need openssl openssl
 command -v go >/dev/null 2>&1 || log "warning: no go on PATH: the suite builds cmd/lakeflight and clients/go/adbccheck with it"
 log "done in $((SECONDS - start))s"

@@ -24,7 +24,7 @@ step "building bin/lakeflight"
 go build -o bin/lakeflight ./cmd/lakeflight
 
 step "go test"
-go test -count=1 ./...
+LAKEFLIGHT_REQUIRE_S3=1 go test -count=1 ./...
 go test -race -count=1 ./server/ ./executor/
 
 step "interop suite (pytest)"

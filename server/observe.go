@@ -92,7 +92,18 @@ func cacheMetrics(meter metric.Meter) error {
 	if err != nil {
 		return err
 	}
+	reads, err := meter.Int64ObservableCounter("lakeflight.storage.reads", metric.WithDescription("read calls on table files (object storage: one request each), cached manifests not counted"))
+	if err != nil {
+		return err
+	}
+	readBytes, err := meter.Int64ObservableCounter("lakeflight.storage.read", metric.WithUnit("By"), metric.WithDescription("bytes read from table files"))
+	if err != nil {
+		return err
+	}
 	_, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		st := catalog.Storage()
+		o.ObserveInt64(reads, st.Reads)
+		o.ObserveInt64(readBytes, st.Bytes)
 		for _, c := range []struct {
 			name  string
 			stats catalog.CacheStats
@@ -104,7 +115,7 @@ func cacheMetrics(meter metric.Meter) error {
 			o.ObserveInt64(capacity, c.stats.Capacity, set)
 		}
 		return nil
-	}, hits, misses, size, capacity)
+	}, hits, misses, size, capacity, reads, readBytes)
 	return err
 }
 

@@ -16,26 +16,30 @@ import (
 // config is everything `lakeflight serve` can be told, from a YAML file
 // (--config) and from flags, which override the file.
 type config struct {
-	Listen                     string   `yaml:"listen"`
-	CatalogURI                 string   `yaml:"catalog_uri"`
-	CatalogName                string   `yaml:"catalog_name"`
-	Warehouse                  string   `yaml:"warehouse"`
-	Demo                       bool     `yaml:"demo"`
-	DemoEvents                 int64    `yaml:"demo_events"`
-	UsersFile                  string   `yaml:"users_file"`
-	Tokens                     []string `yaml:"tokens"`
-	TLSCert                    string   `yaml:"tls_cert"`
-	TLSKey                     string   `yaml:"tls_key"`
-	AllowUnauthenticatedRemote bool     `yaml:"allow_unauthenticated_remote"`
-	MetricsListen              string   `yaml:"metrics_listen"`
-	TicketKeyFile              string   `yaml:"ticket_key_file"`
-	MaxEndpoints               int      `yaml:"max_endpoints"`
-	QueryMemoryLimit           string   `yaml:"query_memory_limit"`
-	ManifestCache              string   `yaml:"manifest_cache"`
-	FooterCache                string   `yaml:"footer_cache"`
-	Pprof                      bool     `yaml:"pprof"`
-	LogLevel                   string   `yaml:"log_level"`
-	LogFormat                  string   `yaml:"log_format"`
+	Listen      string `yaml:"listen"`
+	CatalogURI  string `yaml:"catalog_uri"`
+	CatalogName string `yaml:"catalog_name"`
+	Warehouse   string `yaml:"warehouse"`
+	// CatalogProperties are passed to the catalog and its file IO, for
+	// example s3.endpoint, s3.access-key-id, s3.secret-access-key,
+	// s3.region (the names iceberg-go and the other Iceberg clients use).
+	CatalogProperties          map[string]string `yaml:"catalog_properties"`
+	Demo                       bool              `yaml:"demo"`
+	DemoEvents                 int64             `yaml:"demo_events"`
+	UsersFile                  string            `yaml:"users_file"`
+	Tokens                     []string          `yaml:"tokens"`
+	TLSCert                    string            `yaml:"tls_cert"`
+	TLSKey                     string            `yaml:"tls_key"`
+	AllowUnauthenticatedRemote bool              `yaml:"allow_unauthenticated_remote"`
+	MetricsListen              string            `yaml:"metrics_listen"`
+	TicketKeyFile              string            `yaml:"ticket_key_file"`
+	MaxEndpoints               int               `yaml:"max_endpoints"`
+	QueryMemoryLimit           string            `yaml:"query_memory_limit"`
+	ManifestCache              string            `yaml:"manifest_cache"`
+	FooterCache                string            `yaml:"footer_cache"`
+	Pprof                      bool              `yaml:"pprof"`
+	LogLevel                   string            `yaml:"log_level"`
+	LogFormat                  string            `yaml:"log_format"`
 }
 
 func defaultConfig() config {
@@ -93,6 +97,8 @@ func parseServe(args []string) (config, error) {
 	fs.BoolVar(&cfg.Demo, "demo", cfg.Demo, "serve the demo warehouse, writing it first if the folder has none")
 	fs.Int64Var(&cfg.DemoEvents, "demo-events", cfg.DemoEvents, "probe events in a newly written demo warehouse")
 	fs.StringVar(&cfg.UsersFile, "users-file", cfg.UsersFile, "file of user:password lines (password may be a bcrypt hash); enables authentication")
+	var props stringList
+	fs.Var(&props, "catalog-property", "KEY=VALUE passed to the catalog and its file IO, e.g. s3.endpoint=http://127.0.0.1:9000 (repeatable)")
 	tokens := stringList(cfg.Tokens)
 	fs.Var(&tokens, "token", "static bearer token to accept (repeatable); enables authentication")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "TLS certificate (PEM); with --tls-key serves TLS")
@@ -114,6 +120,16 @@ func parseServe(args []string) (config, error) {
 		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	cfg.Tokens = tokens
+	for _, p := range props {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k == "" {
+			return cfg, fmt.Errorf("--catalog-property %q: want KEY=VALUE", p)
+		}
+		if cfg.CatalogProperties == nil {
+			cfg.CatalogProperties = map[string]string{}
+		}
+		cfg.CatalogProperties[k] = v
+	}
 	return cfg, cfg.validate()
 }
 

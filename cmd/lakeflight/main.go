@@ -185,7 +185,7 @@ func serve(ctx context.Context, args []string) error {
 	if uri == "" {
 		return errors.New("no catalog: give --catalog-uri (or --demo for the demo warehouse)")
 	}
-	cat, err := catalog.Open(ctx, catalog.Options{Name: cfg.CatalogName, URI: uri, Warehouse: warehouse})
+	cat, err := catalog.Open(ctx, catalog.Options{Name: cfg.CatalogName, URI: uri, Warehouse: warehouse, Properties: cfg.CatalogProperties})
 	if err != nil {
 		return err
 	}
