@@ -65,17 +65,20 @@ func (s *Scan) Close() error {
 }
 
 // Analyze renders what the scan read, for EXPLAIN ANALYZE: data files,
-// row groups read of those in its byte ranges, the row groups column
-// statistics skipped, rows decoded and compressed bytes read and skipped;
-// then the files iceberg-go read (with delete files; no row group figures)
-// and the data files in the snapshot, when known.
+// row groups read of those in its byte ranges, the row groups skipped,
+// rows decoded and compressed bytes read and skipped, and of the skipped
+// row groups those dictionaries and bloom filters skipped (the rest the
+// column statistics did); then the files iceberg-go read (with delete
+// files; no row group figures) and the data files in the snapshot, when
+// known.
 func (s *Scan) Analyze() string {
 	var st scan.ReadStats
 	if s.reader != nil {
 		st = s.reader.Stats()
 	}
-	out := fmt.Sprintf("files=%d rowgroups=%d/%d skipped=%d rows_read=%d bytes_read=%d bytes_skipped=%d",
-		st.Files, st.RowGroups, st.RowGroups+st.RowGroupsSkipped, st.RowGroupsSkipped, st.RowsRead, st.BytesRead, st.BytesSkipped)
+	out := fmt.Sprintf("files=%d rowgroups=%d/%d skipped=%d rows_read=%d bytes_read=%d bytes_skipped=%d skipped_dict=%d skipped_bloom=%d",
+		st.Files, st.RowGroups, st.RowGroups+st.RowGroupsSkipped, st.RowGroupsSkipped, st.RowsRead, st.BytesRead, st.BytesSkipped,
+		st.SkippedByDictionary, st.SkippedByBloomFilter)
 	if st.FallbackFiles > 0 {
 		out += fmt.Sprintf(" iceberg_files=%d", st.FallbackFiles)
 	}

@@ -14,3 +14,7 @@ func OpenWithIceberg(p *Plan, ctx context.Context, tasks []table.FileScanTask) (
 
 // ReadsNatively reports whether a plan reads Parquet files itself.
 func ReadsNatively(p *Plan) bool { return p.native != nil }
+
+// SetProbes turns the dictionary and bloom filter tests of row groups on
+// or off for the files a native plan opens from now on.
+func SetProbes(p *Plan, on bool) { p.native.noProbes = !on }

@@ -52,6 +52,9 @@ type nativePlan struct {
 	batchSize int64
 	// pruneOnly: the filter skips row groups but rows are not tested.
 	pruneOnly bool
+	// noProbes: row groups are tested against their statistics only, not
+	// their dictionaries and bloom filters.
+	noProbes bool
 }
 
 // newNativePlan prepares native reading for a plan, or returns nil when the
@@ -188,6 +191,7 @@ func nativeTask(task table.FileScanTask) bool {
 // parquetColumn is what the statistics test needs of a leaf column.
 type parquetColumn struct {
 	physical parquet.Type
+	typeLen  int // FIXED_LEN_BYTE_ARRAY length
 	repeated bool
 }
 
@@ -208,6 +212,13 @@ type fileRead struct {
 	record *recordFilter
 	drop   bool
 	groups *rowGroupFilter
+	// probes test the dictionaries and bloom filters of the row groups
+	// statistics leave undecided (nil: none can decide); lookupIn is the
+	// file as they read it and lookups their Parquet reader, opened on
+	// first use.
+	probes   *probeFilter
+	lookupIn *lookupInput
+	lookups  *file.Reader
 }
 
 // recordFilter is a row filter compiled for one file schema.
@@ -242,7 +253,7 @@ func (np *nativePlan) openFile(ctx context.Context, fs icebergio.IO, task table.
 	if !cached {
 		Footers.Add(footerKey, pr.MetaData(), footerWeight(pr.MetaData()))
 	}
-	fr := &fileRead{np: np, task: task, pr: pr}
+	fr := &fileRead{np: np, task: task, pr: pr, lookupIn: &lookupInput{src: f}}
 	defer func() {
 		if err != nil {
 			fr.close()
@@ -528,9 +539,14 @@ func (fr *fileRead) compileFilter(filter iceberg.BooleanExpression, leafIDs map[
 			continue
 		}
 		c := descr.Column(col)
-		columns[id] = statColumnFor(col, parquetColumn{physical: c.PhysicalType(), repeated: c.MaxRepetitionLevel() > 0}, sf.Field.Type, f.Type)
+		columns[id] = statColumnFor(col, parquetColumn{physical: c.PhysicalType(), typeLen: c.TypeLength(), repeated: c.MaxRepetitionLevel() > 0}, sf.Field.Type, f.Type)
 	}
-	fr.groups, err = newRowGroupFilter(bound, columns)
+	if fr.groups, err = newRowGroupFilter(bound, columns); err != nil {
+		return err
+	}
+	if !fr.np.noProbes {
+		fr.probes, err = newProbeFilter(bound, columns)
+	}
 	return err
 }
 
@@ -541,7 +557,11 @@ type rowGroupPlan struct {
 }
 
 // planRowGroups picks the row groups of the task's byte range and tests
-// them against the statistics, counting what is read and skipped.
+// them against the statistics, then those the statistics leave undecided
+// against their dictionaries and bloom filters, counting what is read and
+// skipped, and why. Bytes read by dictionary and bloom filter lookups
+// count as read; a dictionary page read for a row group then skipped does
+// not count as skipped.
 func (fr *fileRead) planRowGroups(st *counters) ([]rowGroupPlan, error) {
 	md := fr.pr.MetaData()
 	n := fr.pr.NumRowGroups()
@@ -581,8 +601,23 @@ func (fr *fileRead) planRowGroups(st *counters) ([]rowGroupPlan, error) {
 			v = fr.groups.eval(rg)
 		}
 		bytes := fr.chunkBytes(rg)
+		skippedBy := &st.skippedStats
+		if v == rowsMightMatch && fr.probes != nil {
+			lk := fr.newLookup(i, rg, bytes)
+			switch {
+			case fr.probes.dict != nil && fr.probes.dict(lk) == rowsCannotMatch:
+				v, skippedBy = rowsCannotMatch, &st.skippedDict
+			case fr.probes.bloom != nil && fr.probes.bloom(lk) == rowsCannotMatch:
+				v, skippedBy = rowsCannotMatch, &st.skippedBloom
+			}
+			st.bytesRead.Add(lk.dictBytes + lk.bloomBytes)
+			if v == rowsCannotMatch {
+				bytes = max(bytes-lk.dictBytes, 0)
+			}
+		}
 		if v == rowsCannotMatch {
 			st.rowGroupsSkipped.Add(1)
+			skippedBy.Add(1)
 			st.bytesSkipped.Add(bytes)
 			continue
 		}

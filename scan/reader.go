@@ -25,11 +25,18 @@ type ReadStats struct {
 	// groups and bytes are not counted below.
 	FallbackFiles int64
 	// RowGroups is the number of row groups read; RowGroupsSkipped those
-	// whose column statistics prove that no row matches the filter.
+	// skipped because no row of theirs matches the filter.
 	RowGroups, RowGroupsSkipped int64
+	// SkippedByStats, SkippedByDictionary and SkippedByBloomFilter divide
+	// RowGroupsSkipped by what proved it, tried in that order: the column
+	// chunk statistics (or a filter the file's schema makes false), the
+	// dictionaries of fully dictionary-encoded chunks, bloom filters.
+	SkippedByStats, SkippedByDictionary, SkippedByBloomFilter int64
 	// BytesRead and BytesSkipped are the compressed sizes of the column
 	// chunks of the read and skipped row groups, counting only the columns
-	// the scan needs.
+	// the scan needs. BytesRead also counts the dictionary pages and bloom
+	// filters read to test row groups (a dictionary page read for a row
+	// group that is skipped is not in BytesSkipped).
 	BytesRead, BytesSkipped int64
 	// RowsRead is the number of rows decoded, before the row filter.
 	RowsRead int64
@@ -39,18 +46,23 @@ type ReadStats struct {
 type counters struct {
 	files, fallbackFiles          atomic.Int64
 	rowGroups, rowGroupsSkipped   atomic.Int64
+	skippedStats, skippedDict     atomic.Int64
+	skippedBloom                  atomic.Int64
 	bytesRead, bytesSkipped, rows atomic.Int64
 }
 
 func (c *counters) snapshot() ReadStats {
 	return ReadStats{
-		Files:            c.files.Load(),
-		FallbackFiles:    c.fallbackFiles.Load(),
-		RowGroups:        c.rowGroups.Load(),
-		RowGroupsSkipped: c.rowGroupsSkipped.Load(),
-		BytesRead:        c.bytesRead.Load(),
-		BytesSkipped:     c.bytesSkipped.Load(),
-		RowsRead:         c.rows.Load(),
+		Files:                c.files.Load(),
+		FallbackFiles:        c.fallbackFiles.Load(),
+		RowGroups:            c.rowGroups.Load(),
+		RowGroupsSkipped:     c.rowGroupsSkipped.Load(),
+		SkippedByStats:       c.skippedStats.Load(),
+		SkippedByDictionary:  c.skippedDict.Load(),
+		SkippedByBloomFilter: c.skippedBloom.Load(),
+		BytesRead:            c.bytesRead.Load(),
+		BytesSkipped:         c.bytesSkipped.Load(),
+		RowsRead:             c.rows.Load(),
 	}
 }
 

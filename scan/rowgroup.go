@@ -73,13 +73,18 @@ type statColumn struct {
 	col   int // leaf column index in the Parquet schema
 	kind  statKind
 	scale int // decimal scale (kindDecimal)
+	// phys and typeLen are the column's Parquet physical type and, for
+	// FIXED_LEN_BYTE_ARRAY, its length: how dictionaries and bloom filters
+	// hold its values.
+	phys    parquet.Type
+	typeLen int
 }
 
 // statColumnFor says how the statistics of a Parquet leaf column that is
 // read as Arrow type dt (pqarrow's type for it) and Iceberg type typ compare
 // with literals bound to typ, or kind kindNone when they do not.
 func statColumnFor(col int, descr parquetColumn, dt arrow.DataType, typ iceberg.Type) statColumn {
-	out := statColumn{col: col}
+	out := statColumn{col: col, phys: descr.physical, typeLen: descr.typeLen}
 	if descr.repeated {
 		return out
 	}
@@ -576,9 +581,13 @@ func truncate(b []byte, n int) []byte {
 	return b
 }
 
-// setVerdict tests IN and NOT IN.
+// setVerdict tests IN and NOT IN. A NULL is not IN any set, and NOT IN
+// every set: the row filter negates is_in, which is false for NULL.
 func setVerdict(op iceberg.Operation, kind statKind, s chunkStats, vals []statValue) verdict {
 	if s.allNull() {
+		if op == iceberg.OpNotIn {
+			return rowsMightMatch
+		}
 		return rowsCannotMatch
 	}
 	if !s.hasMinMax {
@@ -605,7 +614,7 @@ func setVerdict(op iceberg.Operation, kind statKind, s chunkStats, vals []statVa
 			return rowsMustMatch
 		}
 	case iceberg.OpNotIn:
-		if in && kind != kindFloat {
+		if in && kind != kindFloat && s.noNull() {
 			return rowsCannotMatch
 		}
 		if !inside && s.noNull() && kind != kindFloat {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -184,5 +185,102 @@ func TestExplainAnalyzeMemory(t *testing.T) {
 	m := regexp.MustCompile(`peak_memory=([0-9.]+)(B|KiB|MiB|GiB)`).FindStringSubmatch(last)
 	if m == nil || bytesOf(m) < seen["HashJoin"] {
 		t.Errorf("total line %q: want a peak_memory at least the join's %v bytes", last, seen["HashJoin"])
+	}
+}
+
+var probeFigures = regexp.MustCompile(`rowgroups=(\d+)/(\d+) skipped=(\d+) .* skipped_dict=(\d+) skipped_bloom=(\d+)`)
+
+// TestExplainAnalyzeDictionaryAndBloom checks that EXPLAIN ANALYZE counts
+// the row groups dictionaries and bloom filters skip, in a table written
+// by iceberg-go: four row groups whose v and w ranges overlap (statistics
+// skip none) but whose values differ; v is dictionary-encoded, w is not
+// but has bloom filters.
+func TestExplainAnalyzeDictionaryAndBloom(t *testing.T) {
+	f := startServer(t, nil)
+	ctx := context.Background()
+	c := f.client(t)
+
+	ident := table.Identifier{"mall", "probed"}
+	sc := iceberg.NewSchema(0,
+		iceberg.NestedField{ID: 1, Name: "k", Type: iceberg.PrimitiveTypes.Int64, Required: true},
+		iceberg.NestedField{ID: 2, Name: "v", Type: iceberg.PrimitiveTypes.Int64},
+		iceberg.NestedField{ID: 3, Name: "w", Type: iceberg.PrimitiveTypes.Int64},
+		iceberg.NestedField{ID: 4, Name: "payload", Type: iceberg.PrimitiveTypes.String},
+	)
+	tbl, err := f.cat.Iceberg().CreateTable(ctx, ident, sc, icecat.WithProperties(iceberg.Properties{
+		table.PropertyFormatVersion:                           "2",
+		table.ParquetRowGroupLimitKey:                         "500",
+		table.ParquetBloomFilterColumnEnabledKeyPrefix + ".w": "true",
+		"write.parquet.dict-encoding-enabled.column.w":        "false",
+		table.ParquetBloomFilterMaxBytesKey:                   "1024",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	asc, err := table.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Row r of row group g holds the code g + 8*(r%25): v = code, w =
+	// 1000*code.
+	var rows []string
+	for i := 0; i < 2000; i++ {
+		code := i/500 + 8*(i%500%25)
+		rows = append(rows, fmt.Sprintf(`{"k": %d, "v": %d, "w": %d, "payload": "%016x"}`, i, code, 1000*code, uint64(i)*0x9E3779B97F4A7C15))
+	}
+	rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, asc, strings.NewReader("["+strings.Join(rows, ",")+"]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := array.NewTableFromRecords(asc, []arrow.RecordBatch{rec})
+	rec.Release()
+	txn := tbl.NewTransaction()
+	err = txn.AppendTable(ctx, at, 2000, nil)
+	at.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := txn.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// The last query's statistics skip the row groups of k < 1500. count
+	// is the answer: 20 rows hold each code of residue 0 to 3 modulo 8.
+	for _, tt := range []struct {
+		where                          string
+		read, skipped, byDict, byBloom int
+		count                          int64
+	}{
+		{"v = 26", 1, 3, 3, 0, 20},
+		{"v IN (4, 12)", 0, 4, 4, 0, 0},
+		{"w = 26000", 1, 3, 0, 3, 20},
+		{"w IN (9000, 11000, 4000)", 2, 2, 0, 2, 40},
+		{"k >= 1500 AND w = 4000", 0, 4, 0, 1, 0},
+	} {
+		info, err := c.Execute(ctx, "SELECT count(*) AS n FROM mall.probed WHERE "+tt.where)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, n := readAll(t, ctx, c, info, "n"); len(n) != 1 || n[0] != tt.count {
+			t.Errorf("%s: count %v, want %d", tt.where, n, tt.count)
+		}
+		lines := explainLines(t, ctx, c, "SELECT count(*), max(payload) FROM mall.probed WHERE "+tt.where)
+		var scanLine string
+		for _, l := range lines {
+			if strings.Contains(l, "Scan mall.probed ") {
+				scanLine = l
+			}
+		}
+		m := probeFigures.FindStringSubmatch(scanLine)
+		if m == nil || scanFigures.FindStringSubmatch(scanLine) == nil {
+			t.Fatalf("%s: scan line without read figures:\n%s", tt.where, strings.Join(lines, "\n"))
+		}
+		want := []string{fmt.Sprint(tt.read), "4", fmt.Sprint(tt.skipped), fmt.Sprint(tt.byDict), fmt.Sprint(tt.byBloom)}
+		if got := m[1:]; !slices.Equal(got, want) {
+			t.Errorf("%s: rowgroups=%s/%s skipped=%s skipped_dict=%s skipped_bloom=%s, want %v\n%s", tt.where, m[1], m[2], m[3], m[4], m[5], want, scanLine)
+		}
+		if figs := scanFigures.FindStringSubmatch(scanLine); figs[5] != fmt.Sprint(500*tt.read) {
+			t.Errorf("%s: rows_read=%s, want the %d rows of the row groups read\n%s", tt.where, figs[5], 500*tt.read, scanLine)
+		}
 	}
 }
