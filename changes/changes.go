@@ -30,6 +30,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/lakeflight/lakeflight/catalog"
 )
@@ -68,6 +69,12 @@ type Request struct {
 	// To is the last snapshot whose changes are read (inclusive); 0 for the
 	// current snapshot.
 	To int64
+	// Net collapses the changes of the range to their net effect: per key
+	// (identifier fields), the row before the range against the row after
+	// it (a delete, an insert, an update pair, or nothing); without
+	// identifier fields, rows inserted and deleted within the range cancel.
+	// A net row carries the commit columns of the change that produced it.
+	Net bool
 }
 
 // Snapshots returns the snapshots of (From, To], oldest first. From must
@@ -148,6 +155,9 @@ func Read(ctx context.Context, req Request) (*arrow.Schema, iter.Seq2[arrow.Reco
 	}
 	out := Schema(rowSchema)
 	keys := identifierColumns(proj, rowSchema)
+	if req.Net {
+		return out, netSeq(ctx, tbl, reader, snaps, rowSchema, out, keys), nil
+	}
 	seq := func(yield func(arrow.RecordBatch, error) bool) {
 		for ordinal, s := range snaps {
 			rec, err := snapshotChanges(ctx, tbl, reader, s, int64(ordinal), rowSchema, out, keys)
@@ -184,10 +194,20 @@ func identifierColumns(s *iceberg.Schema, rows *arrow.Schema) []int {
 	return out
 }
 
-// liveFiles plans the data files live at a snapshot, by path.
+// planned keeps the live files of recent snapshots: a snapshot's files
+// never change, so they are planned once (each snapshot of a range is the
+// parent of the next, and followers read the same snapshots again).
+var planned, _ = lru.New[string, map[string]table.FileScanTask](256)
+
+// liveFiles plans the data files live at a snapshot, by path. The map is
+// shared: callers must not change it.
 func liveFiles(ctx context.Context, tbl *table.Table, snap *int64) (map[string]table.FileScanTask, error) {
 	if snap == nil {
 		return map[string]table.FileScanTask{}, nil
+	}
+	key := fmt.Sprintf("%s/%d", tbl.Metadata().TableUUID(), *snap)
+	if m, ok := planned.Get(key); ok {
+		return m, nil
 	}
 	tasks, err := tbl.Scan(table.WithSnapshotID(*snap)).PlanFiles(ctx)
 	if err != nil {
@@ -205,6 +225,7 @@ func liveFiles(ctx context.Context, tbl *table.Table, snap *int64) (map[string]t
 		t.Start, t.Length = 0, 0
 		out[path] = t
 	}
+	planned.Add(key, out)
 	return out, nil
 }
 

@@ -174,7 +174,12 @@ type change struct {
 
 func readChanges(t *testing.T, ctx context.Context, tbl *table.Table, from, to int64) []change {
 	t.Helper()
-	sc, seq, err := changes.Read(ctx, changes.Request{Table: tbl, From: from, To: to})
+	return readChangesNet(t, ctx, tbl, from, to, false)
+}
+
+func readChangesNet(t *testing.T, ctx context.Context, tbl *table.Table, from, to int64, net bool) []change {
+	t.Helper()
+	sc, seq, err := changes.Read(ctx, changes.Request{Table: tbl, From: from, To: to, Net: net})
 	if err != nil {
 		t.Fatalf("changes (%d, %d]: %v", from, to, err)
 	}
