@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/lakeflight/lakeflight/catalog"
+	"github.com/lakeflight/lakeflight/changes"
 	"github.com/lakeflight/lakeflight/executor"
 	"github.com/lakeflight/lakeflight/planner"
 	"github.com/lakeflight/lakeflight/scan"
@@ -42,12 +43,12 @@ func toStatus(err error) error {
 		errors.Is(err, executor.ErrUnboundParam), errors.Is(err, errBadRequest),
 		errors.Is(err, executor.ErrDivisionByZero), errors.Is(err, executor.ErrOverflow),
 		errors.Is(err, executor.ErrFunction), errors.Is(err, executor.ErrUnsupportedType),
-		errors.Is(err, catalog.ErrInvalidURI):
+		errors.Is(err, catalog.ErrInvalidURI), errors.Is(err, changes.ErrInvalidRange):
 		code = codes.InvalidArgument
 	case errors.Is(err, planner.ErrUnsupported), errors.Is(err, errUnimplemented):
 		code = codes.Unimplemented
 	case errors.Is(err, catalog.ErrNoSuchTable), errors.Is(err, catalog.ErrNoSuchNamespace),
-		errors.Is(err, planner.ErrNoSuchColumn), errors.Is(err, scan.ErrNoSuchSnapshot):
+		errors.Is(err, planner.ErrNoSuchColumn), errors.Is(err, scan.ErrNoSuchSnapshot), errors.Is(err, changes.ErrNoSuchSnapshot):
 		code = codes.NotFound
 	case errors.Is(err, executor.ErrMemoryLimit):
 		code = codes.ResourceExhausted
