@@ -51,8 +51,21 @@ func (p *Planner) selectPlan(st *stmt, root *rel, srcs []*source, sc *scope, bq 
 	if corr != nil && corr.mode != subExists && len(corrInner) > 0 {
 		// Group by the correlation keys and return them after the value.
 		if bq.agg {
-			if len(bq.groups) == 0 && bq.having == nil && len(bq.items) > 0 {
-				corr.info.empty = emptyGroupValue(bq.items[0].e)
+			if len(bq.groups) == 0 {
+				// Without GROUP BY the subquery yields a row for an outer
+				// row that no input row matches too (count(*) gives 0),
+				// unless HAVING rejects it. Grouped by the correlation
+				// keys, such an outer row finds no group and the enclosing
+				// join supplies that row (empty); it cannot tell it from a
+				// group that HAVING rejected.
+				holds, known := havingOverNoRows(bq.having)
+				switch {
+				case !known || (holds && bq.having != nil):
+					return nil, unsupported("HAVING that may hold over no rows in a correlated subquery without GROUP BY")
+				case holds && len(bq.items) > 0:
+					corr.info.empty = emptyGroupValue(bq.items[0].e)
+					corr.info.oneRow = corr.info.empty != nil
+				}
 			}
 			bq.groups = append(bq.groups, corrInner...)
 		}

@@ -81,10 +81,11 @@ func nodeOf(pl *planned, label string) lnode {
 
 // decorrelate turns subqueries in filters and projections into joins:
 // EXISTS and IN into semi joins, NOT EXISTS and NOT IN into anti joins
-// (null-aware for NOT IN), a correlated scalar subquery into a left join
-// with the subquery grouped by its correlation keys. The keys themselves
-// were found while the subquery was bound (its equalities with outer
-// columns, moved into its GROUP BY and output).
+// (null-aware for NOT IN), a correlated scalar subquery (there, in the
+// value an IN tests, or in an aggregate, GROUP BY or window function) into
+// a left join with the subquery grouped by its correlation keys. The keys
+// themselves were found while the subquery was bound (its equalities with
+// outer columns, moved into its GROUP BY and output).
 func decorrelate(st *stmt, n lnode) (lnode, error) {
 	return transformUp(n, func(n lnode) (lnode, error) {
 		switch x := n.(type) {
@@ -103,11 +104,26 @@ func decorrelate(st *stmt, n lnode) (lnode, error) {
 					return nil, err
 				}
 				lk, rk := semiKeys(sq)
+				// A correlated scalar subquery in the tested value ((SELECT
+				// count(*) ...) IN (SELECT ...)) joins the left side first.
+				for i := range lk {
+					if lk[i], in, err = joinScalars(st, lk[i], in); err != nil {
+						return nil, err
+					}
+				}
+				// The residual reads the subquery's columns after the outer
+				// ones: after the columns those joins added, if any.
+				conds := expr.Conjuncts(sq.residual)
+				if added := in.schema().NumFields() - width; added > 0 {
+					for i, c := range conds {
+						conds[i] = shiftFrom(c, width, added)
+					}
+				}
 				jt := executor.SemiJoin
 				if neg {
 					jt = executor.AntiJoin
 				}
-				in = &lJoin{left: in, right: right, jt: jt, lkeys: lk, rkeys: rk, conds: expr.Conjuncts(sq.residual),
+				in = &lJoin{left: in, right: right, jt: jt, lkeys: lk, rkeys: rk, conds: conds,
 					buildLeft: sq.kind == subExists && len(lk) > 0, nullAware: neg && sq.kind == subIn, out: in.schema()}
 			}
 			var err error
@@ -137,8 +153,94 @@ func decorrelate(st *stmt, n lnode) (lnode, error) {
 				return x, nil
 			}
 			return &lProject{in: in, exprs: exprs, out: x.out}, nil
+		case *lAggregate:
+			// (SELECT ...) inside an aggregate's argument or FILTER, or in
+			// GROUP BY: the joined columns feed the aggregation, whose
+			// output stays the same. They join below the sort that orders
+			// string_agg's input, if any.
+			base := x.in
+			sorted, isSort := base.(*lSort)
+			if isSort {
+				base = sorted.in
+			}
+			in := base
+			var err error
+			join := func(e expr.Expr) expr.Expr {
+				if err == nil {
+					e, in, err = joinScalars(st, e, in)
+				}
+				return e
+			}
+			c := *x
+			c.groups = make([]expr.Expr, len(x.groups))
+			for i, g := range x.groups {
+				c.groups[i] = join(g)
+			}
+			c.aggs = make([]executor.Agg, len(x.aggs))
+			for i, a := range x.aggs {
+				a.Arg, a.Filter = join(a.Arg), join(a.Filter)
+				c.aggs[i] = a
+			}
+			if err != nil {
+				return nil, err
+			}
+			if in == base {
+				return x, nil
+			}
+			if isSort {
+				s := *sorted
+				s.in = in
+				in = &s
+			}
+			c.in = in
+			return &c, nil
+		case *lWindow:
+			// (SELECT ...) inside a window function: the window reads the
+			// joined columns, and a projection drops them again.
+			in := x.in
+			var err error
+			join := func(e expr.Expr) expr.Expr {
+				if err == nil {
+					e, in, err = joinScalars(st, e, in)
+				}
+				return e
+			}
+			calls := make([]executor.WindowCall, len(x.calls))
+			for i, w := range x.calls {
+				calls[i] = mapWindowCall(w, join)
+			}
+			if err != nil {
+				return nil, err
+			}
+			if in == x.in {
+				return x, nil
+			}
+			inW, joinedW := x.in.schema().NumFields(), in.schema().NumFields()
+			w := &lWindow{in: in, calls: calls,
+				out: arrow.NewSchema(append(append([]arrow.Field{}, in.schema().Fields()...), x.out.Fields()[inW:]...), nil)}
+			exprs := make([]expr.Expr, x.out.NumFields())
+			for i, f := range x.out.Fields() {
+				idx := i
+				if i >= inW {
+					idx = joinedW + i - inW
+				}
+				exprs[i] = &expr.Column{Index: idx, Name: f.Name, Type: f.Type}
+			}
+			return &lProject{in: w, exprs: exprs, out: x.out}, nil
 		}
 		return n, nil
+	})
+}
+
+// shiftFrom moves the columns of e at index from and above by delta.
+func shiftFrom(e expr.Expr, from, delta int) expr.Expr {
+	return expr.Rewrite(e, func(x expr.Expr) expr.Expr {
+		if c, ok := x.(*expr.Column); ok && c.Index >= from {
+			n := *c
+			n.Index += delta
+			return &n
+		}
+		return x
 	})
 }
 
@@ -233,48 +335,74 @@ func boolLit(e expr.Expr) (val, valid, ok bool) {
 
 func litBool(v bool) expr.Expr { return &expr.Literal{Value: scalar.NewBooleanScalar(v)} }
 
-// foldAnd drops TRUE terms; a FALSE term makes the whole FALSE.
-func foldAnd(a *expr.And) expr.Expr {
+// foldAnd drops TRUE terms; a FALSE term makes the whole FALSE, unless
+// another term holds a constant that failed to evaluate (1 % 0): that term
+// stays, beside the FALSE, so that execution still reports its error.
+func foldAnd(a *expr.And) expr.Expr { return foldLogic(a.Args, false) }
+
+// foldOr drops FALSE terms; a TRUE term makes the whole TRUE, with the same
+// exception as foldAnd.
+func foldOr(o *expr.Or) expr.Expr { return foldLogic(o.Args, true) }
+
+// foldLogic simplifies the terms of an AND (absorb false) or an OR (absorb
+// true): terms equal to the neutral value go, a term equal to absorb
+// decides the whole.
+func foldLogic(args []expr.Expr, absorb bool) expr.Expr {
 	var keep []expr.Expr
-	for _, t := range a.Args {
-		v, valid, ok := boolLit(t)
-		switch {
-		case ok && valid && !v:
-			return litBool(false)
-		case ok && valid && v:
+	decided := false
+	for _, t := range args {
+		if v, valid, ok := boolLit(t); ok && valid {
+			decided = decided || v == absorb
 			continue
 		}
 		keep = append(keep, t)
 	}
+	if decided {
+		var failing []expr.Expr
+		for _, t := range keep {
+			if failedConst(t) {
+				failing = append(failing, t)
+			}
+		}
+		if len(failing) == 0 {
+			return litBool(absorb)
+		}
+		keep = append(failing, litBool(absorb))
+	}
 	switch len(keep) {
 	case 0:
-		return litBool(true)
+		return litBool(!absorb)
 	case 1:
 		return keep[0]
+	}
+	if absorb {
+		return &expr.Or{Args: keep}
 	}
 	return &expr.And{Args: keep}
 }
 
-// foldOr drops FALSE terms; a TRUE term makes the whole TRUE.
-func foldOr(o *expr.Or) expr.Expr {
-	var keep []expr.Expr
-	for _, t := range o.Args {
-		v, valid, ok := boolLit(t)
-		switch {
-		case ok && valid && v:
-			return litBool(true)
-		case ok && valid && !v:
-			continue
+// failedConst reports whether e holds an expression over constants only
+// that foldExpr left as it was: one whose evaluation failed at planning.
+func failedConst(e expr.Expr) bool {
+	found := false
+	expr.Walk(e, func(x expr.Expr) bool {
+		switch x.(type) {
+		case *expr.Literal, *expr.And, *expr.Or:
+			return !found
 		}
-		keep = append(keep, t)
-	}
-	switch len(keep) {
-	case 0:
-		return litBool(false)
-	case 1:
-		return keep[0]
-	}
-	return &expr.Or{Args: keep}
+		kids := expr.Children(x)
+		if len(kids) == 0 {
+			return !found
+		}
+		for _, k := range kids {
+			if _, ok := k.(*expr.Literal); !ok {
+				return !found
+			}
+		}
+		found = true
+		return false
+	})
+	return found
 }
 
 var noColumns = arrow.NewSchema(nil, nil)

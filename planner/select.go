@@ -803,6 +803,12 @@ func exprKey(e expr.Expr) string {
 			return mapWin(v, func(y expr.Expr) expr.Expr { return expr.Rewrite(y, mark) })
 		case *outerRef:
 			return &outerRef{col: &expr.Column{Index: v.col.Index, Path: v.col.Path, Type: v.col.Type, Name: fmt.Sprintf("outer#%d%v", v.col.Index, v.col.Path)}}
+		case *subqueryExpr:
+			// Every subquery of a kind prints alike: tell them apart by
+			// their text (and an IN's tested value).
+			s := *v
+			s.text = fmt.Sprintf("subquery(%d %v %s: %s)", v.kind, v.negate, exprKey(v.test), v.sql)
+			return &s
 		}
 		return x
 	}
@@ -1337,6 +1343,16 @@ func singleSource(es []expr.Expr, sc *scope) int {
 // NULL, so count(*) gives 0 and coalesce(sum(x), 0) gives 0. It returns nil
 // when e has no aggregate or reads columns outside aggregates.
 func emptyGroupValue(e expr.Expr) expr.Expr {
+	out, aggs := overNoRows(e)
+	if !aggs {
+		return nil
+	}
+	return out
+}
+
+// overNoRows is e with each aggregate replaced by its value over no rows,
+// and whether e has any; nil when e reads columns outside aggregates.
+func overNoRows(e expr.Expr) (expr.Expr, bool) {
 	aggs, columns := false, false
 	out := expr.Rewrite(e, func(x expr.Expr) expr.Expr {
 		switch a := x.(type) {
@@ -1351,8 +1367,26 @@ func emptyGroupValue(e expr.Expr) expr.Expr {
 		}
 		return x
 	})
-	if !aggs || columns {
-		return nil
+	if columns {
+		return nil, aggs
 	}
-	return out
+	return out, aggs
+}
+
+// havingOverNoRows reports whether a HAVING condition (nil for none) holds
+// for the one group an aggregation without GROUP BY makes of no rows;
+// known is false when planning cannot tell.
+func havingOverNoRows(having expr.Expr) (holds, known bool) {
+	if having == nil {
+		return true, true
+	}
+	h, _ := overNoRows(having)
+	if h == nil {
+		return false, false
+	}
+	v, valid, ok := boolLit(foldExpr(h))
+	if !ok {
+		return false, false
+	}
+	return valid && v, true
 }

@@ -48,6 +48,9 @@ type subqueryExpr struct {
 	// empty is a correlated scalar subquery's value for an outer row that
 	// no subquery row matches, when that is not NULL (count's 0).
 	empty expr.Expr
+	// sql is the subquery's text, which tells two subqueries apart in
+	// exprKey (their text above is the same for every subquery).
+	sql string
 }
 
 // keySlot hands the key set of one execution from the left join that
@@ -88,6 +91,9 @@ type corrInfo struct {
 	keys                 *keySlot  // correlated scalar subqueries only
 	empty                expr.Expr // see subqueryExpr.empty
 	residual             expr.Expr // over outer scope ++ subquery output
+	// oneRow: an aggregation without GROUP BY or HAVING, one row per
+	// outer row (also when no input row matches).
+	oneRow bool
 }
 
 func (b *binder) subLink(sl *pg.SubLink) (expr.Expr, error) {
@@ -108,7 +114,7 @@ func (b *binder) subLink(sl *pg.SubLink) (expr.Expr, error) {
 		return nil, unsupported("subquery of kind %s", sl.GetSubLinkType())
 	}
 	text := "subquery"
-	sub := &subqueryExpr{kind: kind, text: text}
+	sub := &subqueryExpr{kind: kind, text: text, sql: subquerySQL(sl)}
 	if kind == subIn {
 		t, err := b.valueExpr(sl.GetTestexpr())
 		if err != nil {
@@ -148,6 +154,15 @@ func (b *binder) subLink(sl *pg.SubLink) (expr.Expr, error) {
 		}
 		sub.typ = bl
 		sub.text = fmt.Sprintf("%s IN (subquery)", sub.test)
+		if correlated && corr.oneRow {
+			// One row per outer row, also for an outer row no input row
+			// matches (max gives NULL, count 0 there), which a semi join
+			// with the groups would not find: x IN (that row) is x = its
+			// value, and NOT IN is NOT (x = its value).
+			val := &subqueryExpr{kind: subScalar, text: "correlated scalar subquery", sql: sub.sql, plan: pl, typ: ft,
+				outerKeys: corr.outerKeys, innerKeys: corr.innerKeys, keys: corr.keys, empty: corr.empty}
+			return &expr.Compare{Op: expr.Eq, L: sub.test, R: val}, nil
+		}
 	case subScalar:
 		if pl.schema.NumFields()-len(corr.innerKeys) != 1 {
 			return nil, invalid("a subquery used as a value must return one column, it returns %d", pl.schema.NumFields()-len(corr.innerKeys))
@@ -157,7 +172,9 @@ func (b *binder) subLink(sl *pg.SubLink) (expr.Expr, error) {
 			if err := b.st.finish(pl, nil); err != nil {
 				return nil, err
 			}
-			return &executor.ScalarSubquery{Build: func() executor.Operator { return pl.build(0, 1) }, Type: sub.typ, Text: "scalar subquery"}, nil
+			// The text names the subquery in EXPLAIN and tells it apart
+			// from others in exprKey (which compares expressions by text).
+			return &executor.ScalarSubquery{Build: func() executor.Operator { return pl.build(0, 1) }, Type: sub.typ, Text: sub.sql}, nil
 		}
 		if corr.residual != nil {
 			return nil, unsupported("a correlated scalar subquery whose correlation is not equalities")
@@ -166,6 +183,26 @@ func (b *binder) subLink(sl *pg.SubLink) (expr.Expr, error) {
 	}
 	return sub, nil
 }
+
+// subquerySQL is the text of a subquery, as PostgreSQL deparses it:
+// the same for two subqueries written alike, different otherwise.
+func subquerySQL(sl *pg.SubLink) string {
+	text, err := pg.Deparse(&pg.ParseResult{Version: parseTreeVersion(), Stmts: []*pg.RawStmt{{Stmt: sl.GetSubselect()}}})
+	if err != nil {
+		return fmt.Sprintf("subquery at %d", sl.GetLocation())
+	}
+	return text
+}
+
+// parseTreeVersion is the version pg_query stamps on its parse trees,
+// which Deparse checks.
+var parseTreeVersion = sync.OnceValue(func() int32 {
+	tree, err := pg.Parse("SELECT 1")
+	if err != nil {
+		return 0
+	}
+	return tree.GetVersion()
+})
 
 // hasSub reports whether e holds a subquery or an outer reference, which
 // keeps it from being pushed below joins.

@@ -713,3 +713,120 @@ SELECT a FROM (SELECT id AS a, rssi, ap_mac, upper(shop_code) AS u FROM mall.pro
 
 -- name: nested_leaf_through_derived_table
 SELECT v, count(*) AS n FROM (SELECT info.vendor AS v, geo FROM mall.devices) d WHERE d.geo.lat > 31.2 GROUP BY v ORDER BY v;
+
+-- ---------------------------------------------------------------- rewrite rules: adversarial cases
+-- Each targets one rule of planner/rules.go, pushdown.go or prune.go.
+
+-- name: rules_left_join_where_on_padded_side_stays_above
+SELECT s.shop_code FROM mall.shops s LEFT JOIN mall.probe_events e ON e.shop_code = s.shop_code AND e.rssi > -31 WHERE e.id IS NULL AND s.floor = 2 ORDER BY s.shop_code;
+
+-- name: rules_right_join_where_on_both_sides
+SELECT count(*) AS n, count(e.id) AS matched FROM mall.probe_events e RIGHT JOIN mall.shops s ON e.shop_code = s.shop_code AND e.rssi > -35 WHERE s.floor > 2 AND (e.rssi IS NULL OR e.rssi > -33);
+
+-- name: rules_full_join_where_stays_above
+SELECT count(*) AS n, count(a.shop_code) AS na, count(b.shop_code) AS nb FROM (SELECT shop_code, floor FROM mall.shops WHERE floor < 3) a FULL JOIN (SELECT shop_code, floor FROM mall.shops WHERE floor > 1) b ON a.shop_code = b.shop_code WHERE a.floor IS NULL OR b.floor = 2;
+
+-- name: rules_full_join_on_conditions_of_one_side
+SELECT count(*) AS n, count(a.shop_code) AS na, count(b.shop_code) AS nb FROM mall.shops a FULL JOIN mall.shops b ON a.shop_code = b.shop_code AND a.floor > 2 AND b.floor < 4;
+
+-- name: rules_where_on_aggregate_of_padded_side
+SELECT s.shop_code, t.n FROM mall.shops s LEFT JOIN (SELECT shop_code, count(*) AS n FROM mall.probe_events WHERE rssi > -35 GROUP BY shop_code) t ON t.shop_code = s.shop_code WHERE coalesce(t.n, 0) = 0 AND s.floor = 3 ORDER BY s.shop_code;
+
+-- name: rules_filter_through_distinct
+SELECT k, v FROM (SELECT DISTINCT shop_code AS k, rssi AS v FROM mall.probe_events WHERE id < 3000) d WHERE v IS NULL OR (k = 'S0007' AND v > -50) ORDER BY k, v;
+
+-- name: rules_filter_on_group_expression_and_aggregate
+SELECT t.g, t.n FROM (SELECT upper(category) AS g, count(*) AS n FROM mall.shops GROUP BY upper(category)) t WHERE t.g LIKE 'B%' OR t.n > 20 ORDER BY t.g;
+
+-- name: rules_not_in_with_null_in_subquery_under_join
+SELECT count(*) AS n FROM mall.shops s JOIN mall.probe_events e ON e.shop_code = s.shop_code WHERE e.id < 2000 AND s.floor NOT IN (SELECT CASE WHEN floor = 5 THEN NULL ELSE floor + 1 END FROM mall.shops WHERE category = 'Books');
+
+-- name: rules_not_in_drops_null_tested_values
+SELECT count(*) AS n FROM mall.probe_events e WHERE e.id < 5000 AND e.rssi NOT IN (SELECT min_rssi FROM mall.device_places WHERE x < 5);
+
+-- name: rules_not_in_empty_subquery_keeps_null_tested_values
+SELECT count(*) AS n, count(e.rssi) AS with_rssi FROM mall.probe_events e WHERE e.id < 5000 AND e.rssi NOT IN (SELECT min_rssi FROM mall.device_places WHERE x < 0);
+
+-- name: rules_semi_join_sinks_to_right_of_inner_join
+SELECT count(*) AS n FROM mall.shops s JOIN mall.probe_events e ON e.shop_code = s.shop_code WHERE e.user_device_mac IN (SELECT user_device_mac FROM mall.device_places WHERE x < 40) AND s.floor = 2;
+
+-- name: rules_not_exists_residual_on_outer_side_stays
+SELECT count(*) AS n FROM mall.probe_events e WHERE e.id < 5000 AND NOT EXISTS (SELECT 1 FROM mall.shops s WHERE s.shop_code = e.shop_code AND e.rssi > -50);
+
+-- name: rules_not_in_on_padded_side_of_left_join
+SELECT count(*) AS n FROM mall.shops s LEFT JOIN (SELECT * FROM mall.probe_events WHERE rssi > -33) e ON e.shop_code = s.shop_code WHERE e.user_device_mac NOT IN (SELECT user_device_mac FROM mall.device_places WHERE x < 100);
+
+-- name: rules_not_in_correlated_max_without_group_by
+SELECT count(*) AS n FROM mall.shops s WHERE s.floor NOT IN (SELECT max(x.floor) FROM mall.shops x WHERE x.category = s.category AND x.floor > 4);
+
+-- name: rules_in_correlated_count_without_group_by
+SELECT count(*) AS n FROM mall.shops s WHERE 0 IN (SELECT count(*) FROM mall.probe_events e WHERE e.shop_code = s.shop_code AND e.rssi > -31);
+
+-- name: rules_key_filter_on_right_of_inner_join
+SELECT s.shop_code, (SELECT count(*) FROM mall.shops x JOIN mall.probe_events e ON e.shop_code = x.shop_code WHERE e.shop_code = s.shop_code AND x.floor > 1) AS n FROM mall.shops s WHERE s.floor < 3;
+
+-- name: rules_key_filter_below_anti_join
+SELECT s.shop_code, (SELECT count(*) FROM mall.probe_events e JOIN mall.shops x ON x.shop_code = e.shop_code WHERE x.category = s.category AND e.user_device_mac NOT IN (SELECT user_device_mac FROM mall.device_places WHERE x < 100)) AS n FROM mall.shops s WHERE s.floor = 2;
+
+-- name: rules_key_filter_on_padded_side_of_left_join
+SELECT s.shop_code, (SELECT count(x.floor) FROM mall.probe_events e LEFT JOIN mall.shops x ON e.shop_code = x.shop_code AND x.floor > 3 WHERE x.category = s.category) AS n FROM mall.shops s;
+
+-- name: rules_prune_window_over_join
+SELECT w.shop_code, w.rn FROM (SELECT s.shop_code, s.category, e.n, row_number() OVER (PARTITION BY s.category ORDER BY e.n DESC, s.shop_code) AS rn FROM mall.shops s JOIN (SELECT shop_code, count(*) AS n FROM mall.probe_events GROUP BY shop_code) e ON e.shop_code = s.shop_code) w WHERE w.rn <= 2 ORDER BY w.shop_code;
+
+-- name: rules_prune_struct_paths_through_derived_table
+SELECT (t.o).name AS os, count(*) AS n FROM (SELECT (info).os AS o, geo AS g, id FROM mall.devices) t WHERE (t.g).lat > 31.2 AND (t.o).version IS NOT NULL GROUP BY (t.o).name ORDER BY os;
+
+-- name: rules_prune_struct_correlation_key
+SELECT d.id, (SELECT count(*) FROM mall.devices x WHERE (x.info).vendor = (d.info).vendor AND (x.geo).lat > 31.2) AS n FROM mall.devices d WHERE d.id < 40;
+
+-- name: rules_prune_exists_on_struct_fields
+SELECT count(*) AS n FROM mall.devices d WHERE d.id < 500 AND EXISTS (SELECT 1 FROM mall.devices x WHERE (x.info).vendor = (d.info).vendor AND (x.geo).lat > (d.geo).lat + 0.05);
+
+-- name: rules_prune_distinct_keeps_every_column
+SELECT count(*) AS n FROM (SELECT DISTINCT shop_code, rssi, ap_mac FROM mall.probe_events WHERE id < 5000) t;
+
+-- name: rules_prune_correlated_scalars_in_derived_table
+SELECT t.shop_code, t.m FROM (SELECT s.shop_code, s.floor, (SELECT max(rssi) FROM mall.probe_events e WHERE e.shop_code = s.shop_code) AS m, (SELECT count(*) FROM mall.probe_events e WHERE e.shop_code = s.shop_code) AS n FROM mall.shops s) t WHERE t.n > 250 AND t.floor < 4 ORDER BY t.shop_code;
+
+-- name: rules_correlated_subquery_in_aggregate
+SELECT s.floor, sum((SELECT count(*) FROM mall.probe_events e WHERE e.shop_code = s.shop_code)) AS events, count(*) FILTER (WHERE (SELECT max(rssi) FROM mall.probe_events e WHERE e.shop_code = s.shop_code) > -31) AS hot FROM mall.shops s GROUP BY s.floor;
+
+-- name: rules_correlated_subquery_in_group_by
+SELECT count(*) AS shops FROM mall.shops s GROUP BY (SELECT count(*) FROM mall.probe_events e WHERE e.shop_code = s.shop_code AND e.rssi > -33);
+
+-- name: rules_correlated_subquery_in_window
+SELECT s.shop_code, (SELECT min(rssi) FROM mall.probe_events e WHERE e.shop_code = s.shop_code) AS lo, rank() OVER (ORDER BY (SELECT max(rssi) FROM mall.probe_events e WHERE e.shop_code = s.shop_code), s.shop_code) AS r FROM mall.shops s;
+
+-- name: rules_correlated_subquery_tested_by_in
+SELECT count(*) AS n FROM mall.shops s WHERE (SELECT count(*) FROM mall.probe_events e WHERE e.shop_code = s.shop_code AND e.rssi > -33) IN (SELECT CAST(floor AS bigint) FROM mall.shops) AND EXISTS (SELECT 1 FROM mall.shops x WHERE x.category = s.category AND x.floor > s.floor);
+
+-- name: rules_or_of_two_correlated_subqueries
+SELECT count(*) AS n FROM mall.shops s WHERE ((SELECT count(*) FROM mall.probe_events e WHERE e.shop_code = s.shop_code) > 100 AND s.floor = 1) OR ((SELECT max(rssi) FROM mall.probe_events e WHERE e.shop_code = s.shop_code) > 100 AND s.floor = 2);
+
+-- name: rules_or_of_two_uncorrelated_subqueries
+SELECT count(*) AS n FROM mall.shops WHERE (floor > (SELECT min(floor) FROM mall.shops) AND category = 'Books') OR (floor > (SELECT max(floor) FROM mall.shops) AND category = 'Toys');
+
+-- name: rules_order_by_another_correlated_subquery
+SELECT s.shop_code, (SELECT count(*) FROM mall.probe_events e WHERE e.shop_code = s.shop_code) AS n FROM mall.shops s ORDER BY (SELECT max(rssi) FROM mall.probe_events e WHERE e.shop_code = s.shop_code) DESC, s.shop_code LIMIT 5;
+
+-- name: rules_fold_null_in_list_and_case
+SELECT count(*) AS n FROM mall.probe_events WHERE rssi NOT IN (-40, CAST(NULL AS int)) OR CASE WHEN CAST(NULL AS boolean) THEN false ELSE rssi IS NULL END;
+
+-- name: rules_fold_false_join_condition
+SELECT count(*) AS n, count(e.id) AS matched FROM mall.shops s LEFT JOIN mall.probe_events e ON 1 = 0 AND e.shop_code = s.shop_code;
+
+-- name: rules_fold_casts_and_null_arithmetic
+SELECT count(*) AS n FROM mall.probe_events WHERE pt = CAST('2026-11-01' AS date) + 1 AND coalesce(rssi + CAST(NULL AS int), -1) = -1 AND shop_code = 'S00' || '07';
+
+-- name: rules_fold_constant_group_key_over_no_rows
+SELECT count(*) AS n FROM (SELECT 1 + 1 AS k, count(*) AS c FROM mall.shops WHERE floor > 100 GROUP BY 1) t WHERE k = 2;
+
+-- name: rules_limit_zero_with_offset
+SELECT count(*) AS n FROM (SELECT id FROM mall.probe_events ORDER BY id LIMIT 0 OFFSET 5) a, (SELECT id FROM mall.probe_events LIMIT 0) b;
+
+-- name: rules_limit_offset_nested
+SELECT id FROM (SELECT id FROM mall.probe_events ORDER BY id LIMIT 20 OFFSET 5) t ORDER BY id DESC LIMIT 3 OFFSET 2;
+
+-- name: rules_limit_all_offset_in_joined_derived_table
+SELECT count(*) AS n, min(t.shop_code) AS first FROM (SELECT shop_code FROM mall.shops ORDER BY shop_code LIMIT ALL OFFSET 195) s JOIN mall.shops t ON s.shop_code = t.shop_code;
