@@ -129,6 +129,8 @@ func (st *stmt) lower(n lnode) (*lowered, error) {
 		return &lowered{parts: 1, build: func(int, int) executor.Operator {
 			return st.m(&executor.Limit{Input: in.build(0, 1), N: count, Offset: offset})
 		}}, nil
+	case *lChanges:
+		return x.lower(st), nil
 	case *lDistinct:
 		in, err := st.lower(x.in)
 		if err != nil {

@@ -152,7 +152,31 @@ func (p *Planner) fromClause(ctx context.Context, st *stmt, items []*pg.Node, ou
 			srcs = append(srcs, &source{derived: sub, alias: a.GetAliasname(), full: sch, schema: sch, quals: []string{a.GetAliasname()}})
 			return &rel{src: len(srcs) - 1}, nil
 		case n.GetRangeFunction() != nil:
-			return nil, unsupported("table function in FROM")
+			rf := n.GetRangeFunction()
+			var fc *pg.FuncCall
+			if fs := rf.GetFunctions(); len(fs) == 1 {
+				if items := fs[0].GetList().GetItems(); len(items) > 0 {
+					fc = items[0].GetFuncCall()
+				}
+			}
+			if fc == nil || rf.GetLateral() || rf.GetOrdinality() || len(fc.GetFuncname()) != 1 ||
+				!strings.EqualFold(fc.GetFuncname()[0].GetString_().GetSval(), "table_changes") {
+				return nil, unsupported("table function in FROM (lakeflight has table_changes)")
+			}
+			sub, _, err := p.tableChanges(ctx, st, fc)
+			if err != nil {
+				return nil, err
+			}
+			alias := "table_changes"
+			sch := sub.schema
+			if a := rf.GetAlias(); a != nil && a.GetAliasname() != "" {
+				alias = a.GetAliasname()
+				if sch, err = renameColumns(sch, a); err != nil {
+					return nil, err
+				}
+			}
+			srcs = append(srcs, &source{derived: sub, alias: alias, full: sch, schema: sch, quals: []string{alias}})
+			return &rel{src: len(srcs) - 1}, nil
 		}
 		return nil, unsupported("FROM item %s", stmtName(n))
 	}
