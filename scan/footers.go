@@ -7,7 +7,7 @@ import (
 )
 
 // DefaultFooterCacheBytes bounds the cache of Parquet footers.
-const DefaultFooterCacheBytes = 64 << 20
+const DefaultFooterCacheBytes = 256 << 20
 
 // Footers caches decoded Parquet footers by data file path and size: a
 // data file of an Iceberg table is never rewritten in place, so opening it

@@ -50,7 +50,7 @@ func defaultConfig() config {
 		MaxEndpoints:     4,
 		QueryMemoryLimit: "2GiB",
 		ManifestCache:    "128MiB",
-		FooterCache:      "64MiB",
+		FooterCache:      "256MiB",
 		LogLevel:         "info",
 		LogFormat:        "text",
 	}
