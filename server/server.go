@@ -7,6 +7,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
 	pbflight "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	lru "github.com/hashicorp/golang-lru/v2"
 	"google.golang.org/grpc"
@@ -22,6 +24,8 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/lakeflight/lakeflight/catalog"
 	"github.com/lakeflight/lakeflight/planner"
@@ -210,6 +214,59 @@ type flightService struct {
 
 func (f *flightService) Handshake(stream flight.FlightService_HandshakeServer) error {
 	return f.s.handshake(stream)
+}
+
+// DoGet serves subscriptions (JSON tickets) and statement tickets itself,
+// and the other Flight SQL tickets through the router. A statement's
+// batches are released whatever happens to the stream: the router's loop
+// keeps the batch it failed to write to a client that went away.
+func (f *flightService) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetServer) error {
+	if isSubscription(tkt.GetTicket()) {
+		var sub Subscription
+		if err := json.Unmarshal(tkt.GetTicket(), &sub); err != nil {
+			return toStatus(badRequest("subscription ticket: %v", err))
+		}
+		return toStatus(f.s.follow(stream.Context(), sub, stream))
+	}
+	var anycmd anypb.Any
+	var q pbflight.TicketStatementQuery
+	if proto.Unmarshal(tkt.GetTicket(), &anycmd) != nil || !anycmd.MessageIs(&q) || anycmd.UnmarshalTo(&q) != nil {
+		return f.FlightServer.DoGet(tkt, stream)
+	}
+	sc, ch, err := f.s.DoGetStatement(stream.Context(), &q)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for c := range ch {
+			if c.Data != nil {
+				c.Data.Release()
+			}
+		}
+	}()
+	wr := flight.NewRecordWriter(stream, ipc.WithSchema(sc))
+	defer wr.Close()
+	for {
+		select {
+		case <-stream.Context().Done():
+			return stream.Context().Err()
+		case c, ok := <-ch:
+			if !ok {
+				return nil
+			}
+			if c.Err != nil {
+				if c.Data != nil {
+					c.Data.Release()
+				}
+				return c.Err
+			}
+			err := wr.WriteWithAppMetadata(c.Data, c.AppMetadata)
+			c.Data.Release()
+			if err != nil {
+				return err
+			}
+		}
+	}
 }
 
 var _ flightsql.Server = (*Server)(nil)

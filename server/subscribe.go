@@ -59,17 +59,6 @@ func isSubscription(ticket []byte) bool {
 	return bytes.HasPrefix(bytes.TrimSpace(ticket), subscriptionPrefix)
 }
 
-func (f *flightService) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetServer) error {
-	if !isSubscription(tkt.GetTicket()) {
-		return f.FlightServer.DoGet(tkt, stream)
-	}
-	var sub Subscription
-	if err := json.Unmarshal(tkt.GetTicket(), &sub); err != nil {
-		return toStatus(badRequest("subscription ticket: %v", err))
-	}
-	return toStatus(f.s.follow(stream.Context(), sub, stream))
-}
-
 // follow streams the changes of sub's table.
 func (s *Server) follow(ctx context.Context, sub Subscription, stream flight.FlightService_DoGetServer) error {
 	poll := time.Duration(max(sub.PollMillis, 0)) * time.Millisecond
@@ -178,4 +167,3 @@ func (s *Server) follow(ctx context.Context, sub Subscription, stream flight.Fli
 		}
 	}
 }
-
