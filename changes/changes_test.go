@@ -120,6 +120,33 @@ func (h *history) commit(t *testing.T, what string, fn func(tx *table.Transactio
 	}
 }
 
+// compact commits every live row rewritten into one new file, unless a
+// data file has delete files (a rewrite would have to apply them).
+func (h *history) compact(t *testing.T, name string) {
+	t.Helper()
+	ctx := context.Background()
+	h.commit(t, "compact", func(tx *table.Transaction) error {
+		cur := h.load(t)
+		tasks, err := cur.Scan().PlanFiles(ctx)
+		if err != nil {
+			return err
+		}
+		var data []string
+		for _, task := range tasks {
+			if len(task.DeleteFiles)+len(task.EqualityDeleteFiles)+len(task.DeletionVectorFiles) > 0 {
+				return nil
+			}
+			data = append(data, task.File.FilePath())
+		}
+		all, err := cur.Scan().ToArrowTable(ctx)
+		if err != nil {
+			return err
+		}
+		defer all.Release()
+		return tx.ReplaceDataFiles(ctx, data, []string{h.writeParquet(t, name, all)}, nil)
+	})
+}
+
 // state reads the table at a snapshot as id -> rendered row.
 func state(t *testing.T, tbl *table.Table, snap int64) map[int64]string {
 	t.Helper()
@@ -259,23 +286,7 @@ func TestChangesOfEveryKindOfCommit(t *testing.T) {
 			table.WithOverwriteFilter(iceberg.EqualTo(iceberg.Reference("id"), int64(5))))
 	})
 	// 5: compaction: every live row into one new file (replace).
-	h.commit(t, "compact", func(tx *table.Transaction) error {
-		cur := h.load(t)
-		all, err := cur.Scan().ToArrowTable(ctx)
-		if err != nil {
-			return err
-		}
-		defer all.Release()
-		tasks, err := cur.Scan().PlanFiles(ctx)
-		if err != nil {
-			return err
-		}
-		var old []string
-		for _, task := range tasks {
-			old = append(old, task.File.FilePath())
-		}
-		return tx.ReplaceDataFiles(ctx, old, []string{h.writeParquet(t, "compacted.parquet", all)}, nil)
-	})
+	h.compact(t, "compacted.parquet")
 	// 6: merge-on-read delete of 7 (a position delete file).
 	h.commit(t, "merge-on-read mode", func(tx *table.Transaction) error {
 		return tx.SetProperties(iceberg.Properties{table.WriteDeleteModeKey: table.WriteModeMergeOnRead})

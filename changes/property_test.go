@@ -107,26 +107,7 @@ func TestRandomHistories(t *testing.T) {
 			})
 		default: // compaction of every live row into one file
 			logf("step %d: compact", step)
-			h.commit(t, "compact", func(tx *table.Transaction) error {
-				cur := h.load(t)
-				all, err := cur.Scan().ToArrowTable(ctx)
-				if err != nil {
-					return err
-				}
-				defer all.Release()
-				tasks, err := cur.Scan().PlanFiles(ctx)
-				if err != nil {
-					return err
-				}
-				var data []string
-				for _, task := range tasks {
-					if len(task.DeleteFiles)+len(task.EqualityDeleteFiles)+len(task.DeletionVectorFiles) > 0 {
-						return nil // leave files with deletes alone
-					}
-					data = append(data, task.File.FilePath())
-				}
-				return tx.ReplaceDataFiles(ctx, data, []string{h.writeParquet(t, fmt.Sprintf("compact-%d.parquet", step), all)}, nil)
-			})
+			h.compact(t, fmt.Sprintf("compact-%d.parquet", step))
 		}
 	}
 	tbl := h.load(t)

@@ -15,7 +15,6 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -41,28 +40,7 @@ func TestServeDemoEndToEnd(t *testing.T) {
 			"--listen", addr, "--metrics-listen", maddr, "--log-level", "warn"})
 	}()
 
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	hc := healthpb.NewHealthClient(conn)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		res, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
-		if err == nil && res.Status == healthpb.HealthCheckResponse_SERVING {
-			break
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("server ended: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server not serving: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitServing(t, ctx, addr, done)
 
 	c, err := flightsql.NewClient(addr, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

@@ -220,7 +220,6 @@ func queryRows(t *testing.T, ctx context.Context, addr, q string) []string {
 	return rows
 }
 
-
 // metric reads one unlabelled value from a /metrics endpoint.
 func metric(t *testing.T, maddr, name string) float64 {
 	t.Helper()
