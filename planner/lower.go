@@ -131,6 +131,8 @@ func (st *stmt) lower(n lnode) (*lowered, error) {
 		}}, nil
 	case *lChanges:
 		return x.lower(st), nil
+	case *lMeta:
+		return x.lower(st), nil
 	case *lDistinct:
 		in, err := st.lower(x.in)
 		if err != nil {

@@ -69,6 +69,27 @@ func (p *Planner) fromClause(ctx context.Context, st *stmt, items []*pg.Node, ou
 					return &rel{src: len(srcs) - 1}, nil
 				}
 			}
+			if base, meta, ok := splitMetaTable(rv.GetRelname()); ok {
+				// A metadata table: "t$snapshots".
+				brv := &pg.RangeVar{Catalogname: rv.GetCatalogname(), Schemaname: rv.GetSchemaname(), Relname: base}
+				tbl, ident, err := p.resolveTable(ctx, brv, st.req.Session)
+				if err != nil {
+					return nil, err
+				}
+				sub, err := metaTable(ctx, tbl, strings.Join(ident, "."), meta)
+				if err != nil {
+					return nil, err
+				}
+				alias, sch := rv.GetRelname(), sub.schema
+				if a := rv.GetAlias(); a != nil && a.GetAliasname() != "" {
+					alias = a.GetAliasname()
+					if sch, err = renameColumns(sch, a); err != nil {
+						return nil, err
+					}
+				}
+				srcs = append(srcs, &source{derived: sub, alias: alias, full: sch, schema: sch, quals: []string{alias}})
+				return &rel{src: len(srcs) - 1}, nil
+			}
 			tbl, ident, err := p.resolveTable(ctx, rv, st.req.Session)
 			if err != nil {
 				return nil, err

@@ -198,3 +198,46 @@ def test_table_changes_errors(history, hist_server, adbc_connect):
             assert code in str(e.value) or code.replace("_", " ").lower() in str(e.value).lower(), (sql, str(e.value))
     finally:
         cur.close()
+
+
+def test_metadata_tables_equal_pyiceberg(history, hist_server, adbc_connect):
+    """"t$snapshots", "t$history", "t$refs", "t$files", "t$manifests" and
+    "t$partitions" list what PyIceberg's metadata inspection lists."""
+    _, cat, snaps, _ = history
+    t = cat.load_table("hist.keyed")
+    conn = adbc_connect(hist_server)
+    cur = conn.cursor()
+
+    def q(sql):
+        cur.execute(sql)
+        return cur.fetch_arrow_table().to_pylist()
+
+    try:
+        got = q('SELECT snapshot_id, parent_id, operation FROM hist."keyed$snapshots" ORDER BY committed_at, snapshot_id')
+        want = [{"snapshot_id": s.snapshot_id, "parent_id": s.parent_snapshot_id,
+                 "operation": s.summary.operation.value} for s in t.snapshots()]
+        assert sorted(got, key=lambda r: snaps.index(r["snapshot_id"])) == want
+
+        got = q('SELECT snapshot_id, is_current_ancestor FROM hist."keyed$history"')
+        assert [r["snapshot_id"] for r in got] == [e.snapshot_id for e in t.history()]
+        assert all(r["is_current_ancestor"] for r in got)
+
+        got = q('SELECT name, type, snapshot_id FROM hist."keyed$refs"')
+        assert got == [{"name": "main", "type": "BRANCH", "snapshot_id": t.current_snapshot().snapshot_id}]
+
+        got = q('SELECT file_path, record_count FROM hist."keyed$files"')
+        want = t.inspect.files().select(["file_path", "record_count"]).to_pylist()
+        assert sorted(got, key=repr) == sorted(want, key=repr)
+        assert sum(r["record_count"] for r in got) >= t.scan().to_arrow().num_rows
+
+        got = q('SELECT path FROM hist."keyed$manifests"')
+        assert sorted(r["path"] for r in got) == sorted(m.manifest_path for m in t.current_snapshot().manifests(t.io))
+
+        got = q('SELECT record_count, file_count FROM hist."keyed$partitions"')
+        assert len(got) == 1 and got[0]["file_count"] == len(want)
+
+        with pytest.raises(Exception) as e:
+            q('SELECT * FROM hist."keyed$nope"')
+        assert "snapshots" in str(e.value) and "nope" in str(e.value)
+    finally:
+        cur.close()
