@@ -114,16 +114,21 @@ func stripAsOf(sql string) (string, map[int]asOfClause, error) {
 	toks := tokenize(sql)
 	var out map[int]asOfClause
 	buf := []byte(sql)
-	for i := 0; i+4 < len(toks); i++ {
-		if !toks[i].is("for") {
-			continue
-		}
-		kind := toks[i+1]
-		if !(kind.is("version") || kind.is("timestamp") || kind.is("system_time")) || !toks[i+2].is("as") || !toks[i+3].is("of") {
+	for i := 0; i+3 < len(toks); i++ {
+		var kind sqlToken
+		var v int
+		switch {
+		case i+4 < len(toks) && toks[i].is("for") && (toks[i+1].is("version") || toks[i+1].is("timestamp") || toks[i+1].is("system_time")) &&
+			toks[i+2].is("as") && toks[i+3].is("of"):
+			kind, v = toks[i+1], i+4
+		case (toks[i].is("version") || toks[i].is("timestamp")) && toks[i+1].is("as") && toks[i+2].is("of") &&
+			tableNameBefore(toks, i) >= 0:
+			// Spark's spelling, without FOR.
+			kind, v = toks[i], i+3
+		default:
 			continue
 		}
 		c := asOfClause{byTime: !kind.is("version"), pos: toks[i].start + 1}
-		v := i + 4
 		if (toks[v].is("timestamp") || toks[v].is("timestamptz")) && v+1 < len(toks) && toks[v+1].kind == 's' {
 			v++ // TIMESTAMP '...'
 		}
@@ -133,7 +138,7 @@ func stripAsOf(sql string) (string, map[int]asOfClause, error) {
 		case 's':
 			c.value, c.quoted = strings.ReplaceAll(toks[v].text[1:len(toks[v].text)-1], "''", "'"), true
 		default:
-			return "", nil, &SyntaxError{Msg: fmt.Sprintf("FOR %s AS OF needs a number or a quoted value", strings.ToUpper(kind.text)), Pos: toks[v].start + 1}
+			return "", nil, &SyntaxError{Msg: fmt.Sprintf("%s AS OF needs a number or a quoted value", strings.ToUpper(kind.text)), Pos: toks[v].start + 1}
 		}
 		c.text = sql[toks[i].start:toks[v].end]
 		name := tableNameBefore(toks, i)

@@ -25,6 +25,11 @@ func TestStripAsOf(t *testing.T) {
 		{"SELECT * FROM a JOIN b FOR VERSION AS OF 7 ON a.k = b.k", "b", true, "7"},
 		{"SELECT 'FROM t FOR VERSION AS OF 1' -- FOR VERSION AS OF 2\nFROM t", "", false, ""},
 		{"SELECT substring(s FROM 1 FOR 3) FROM t", "", false, ""},
+		// Spark's spellings, without FOR.
+		{"SELECT * FROM t VERSION AS OF 42", "t", true, "42"},
+		{"SELECT * FROM mall.t e TIMESTAMP AS OF '2026-11-20 08:00:00' WHERE x = 1", "mall.t", false, "2026-11-20 08:00:00"},
+		{"SELECT * FROM a JOIN b VERSION AS OF 'nightly' ON a.k = b.k", "b", true, "nightly"},
+		{"SELECT CAST(x AS timestamp) AS of FROM t", "", false, ""},
 	}
 	for _, tt := range tests {
 		out, clauses, err := stripAsOf(tt.sql)

@@ -11,6 +11,7 @@ written by PyIceberg and checked against PyIceberg's own reads.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 
@@ -223,7 +224,10 @@ def test_metadata_tables_equal_pyiceberg(history, hist_server, adbc_connect):
         assert all(r["is_current_ancestor"] for r in got)
 
         got = q('SELECT name, type, snapshot_id FROM hist."keyed$refs"')
-        assert got == [{"name": "main", "type": "BRANCH", "snapshot_id": t.current_snapshot().snapshot_id}]
+        want_refs = [{"name": n, "type": r.snapshot_ref_type.value.upper(), "snapshot_id": r.snapshot_id}
+                     for n, r in t.metadata.refs.items()]
+        assert sorted(got, key=repr) == sorted(want_refs, key=repr)
+        assert {"name": "main", "type": "BRANCH", "snapshot_id": t.current_snapshot().snapshot_id} in got
 
         got = q('SELECT file_path, record_count FROM hist."keyed$files"')
         want = t.inspect.files().select(["file_path", "record_count"]).to_pylist()
@@ -239,5 +243,38 @@ def test_metadata_tables_equal_pyiceberg(history, hist_server, adbc_connect):
         with pytest.raises(Exception) as e:
             q('SELECT * FROM hist."keyed$nope"')
         assert "snapshots" in str(e.value) and "nope" in str(e.value)
+    finally:
+        cur.close()
+
+
+def test_time_travel_spellings_tags_and_timestamps(history, hist_server, adbc_connect):
+    """Spark's VERSION AS OF / TIMESTAMP AS OF, Flink's FOR SYSTEM_TIME AS
+    OF, tags and branches all pin the snapshot they name."""
+    _, cat, snaps, states = history
+    t = cat.load_table("hist.keyed")
+    mid = snaps[len(snaps) // 2]
+    if t.metadata.refs.get("mid") is None:
+        t.manage_snapshots().create_tag(mid, "mid").create_branch(snaps[10], "old").commit()
+    ts = {s.snapshot_id: s.timestamp_ms for s in t.snapshots()}
+    at = dt.datetime.fromtimestamp(ts[mid] / 1000, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    conn = adbc_connect(hist_server)
+    cur = conn.cursor()
+
+    def ids(sql):
+        cur.execute(sql)
+        return sorted(cur.fetch_arrow_table().column("id").to_pylist())
+
+    try:
+        want = sorted(states[mid].column("id").to_pylist())
+        assert ids(f"SELECT id FROM hist.keyed VERSION AS OF {mid}") == want
+        assert ids("SELECT id FROM hist.keyed FOR VERSION AS OF 'mid'") == want
+        assert ids("SELECT id FROM hist.keyed k VERSION AS OF 'mid'") == want
+        assert ids("SELECT id FROM hist.keyed FOR VERSION AS OF 'old'") == sorted(states[snaps[10]].column("id").to_pylist())
+        # The snapshot current at a time: the last committed at or before it
+        # (several may share a millisecond; the latest of those).
+        same_ms = [s for s in snaps if ts[s] == ts[mid]]
+        want_ts = sorted(states[same_ms[-1]].column("id").to_pylist())
+        assert ids(f"SELECT id FROM hist.keyed TIMESTAMP AS OF '{at}'") == want_ts
+        assert ids(f"SELECT id FROM hist.keyed FOR SYSTEM_TIME AS OF TIMESTAMP '{at}'") == want_ts
     finally:
         cur.close()
