@@ -247,18 +247,50 @@ func snapshotChanges(ctx context.Context, tbl *table.Table, reader *table.Scan, 
 	if s.Summary != nil && s.Summary.Operation == table.OpReplace {
 		return nil, nil
 	}
-	before, err := liveFiles(ctx, tbl, s.ParentSnapshotID)
-	if err != nil {
-		return nil, err
-	}
-	after, err := liveFiles(ctx, tbl, &s.SnapshotID)
-	if err != nil {
-		return nil, err
-	}
 	mem := compute.GetAllocator(ctx)
 	var deleted, inserted rowBag
 	defer deleted.release()
 	defer inserted.release()
+	added, removed, ok, err := touchedFiles(ctx, tbl, s)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		// Neither snapshot has delete files: the files s added and removed
+		// are the change, read from the manifests s wrote alone.
+		for _, t := range removed {
+			if err := readRows(ctx, reader, t, rowSchema, &deleted); err != nil {
+				return nil, err
+			}
+		}
+		for _, t := range added {
+			if err := readRows(ctx, reader, t, rowSchema, &inserted); err != nil {
+				return nil, err
+			}
+		}
+	} else if err := diffPlans(ctx, tbl, reader, s, rowSchema, &deleted, &inserted); err != nil {
+		return nil, err
+	}
+	// Rows a rewrite carried over unchanged are not changes.
+	deleted.cancel(&inserted)
+	if deleted.len() == 0 && inserted.len() == 0 {
+		return nil, nil
+	}
+	return assemble(mem, s, ordinal, rowSchema, out, keys, &deleted, &inserted)
+}
+
+// diffPlans compares the live files of s and its parent, each with the
+// delete files that apply to it, and reads the rows of the files that
+// differ.
+func diffPlans(ctx context.Context, tbl *table.Table, reader *table.Scan, s *table.Snapshot, rowSchema *arrow.Schema, deleted, inserted *rowBag) error {
+	before, err := liveFiles(ctx, tbl, s.ParentSnapshotID)
+	if err != nil {
+		return err
+	}
+	after, err := liveFiles(ctx, tbl, &s.SnapshotID)
+	if err != nil {
+		return err
+	}
 	paths := make([]string, 0, len(before)+len(after))
 	for p := range before {
 		paths = append(paths, p)
@@ -274,33 +306,83 @@ func snapshotChanges(ctx context.Context, tbl *table.Table, reader *table.Scan, 
 		a, inAfter := after[p]
 		switch {
 		case inBefore && !inAfter:
-			if err := readRows(ctx, reader, b, rowSchema, &deleted); err != nil {
-				return nil, err
+			if err := readRows(ctx, reader, b, rowSchema, deleted); err != nil {
+				return err
 			}
 		case inAfter && !inBefore:
-			if err := readRows(ctx, reader, a, rowSchema, &inserted); err != nil {
-				return nil, err
+			if err := readRows(ctx, reader, a, rowSchema, inserted); err != nil {
+				return err
 			}
 		case deleteSet(a) != deleteSet(b):
 			var was, is rowBag
 			defer was.release()
 			defer is.release()
 			if err := readRows(ctx, reader, b, rowSchema, &was); err != nil {
-				return nil, err
+				return err
 			}
 			if err := readRows(ctx, reader, a, rowSchema, &is); err != nil {
-				return nil, err
+				return err
 			}
 			was.subtract(&is)
 			deleted.addAll(&was)
 		}
 	}
-	// Rows a rewrite carried over unchanged are not changes.
-	deleted.cancel(&inserted)
-	if deleted.len() == 0 && inserted.len() == 0 {
-		return nil, nil
+	return nil
+}
+
+// noDeleteFiles reports whether a snapshot's summary says the table had no
+// delete files.
+func noDeleteFiles(s *table.Snapshot) bool {
+	if s == nil || s.Summary == nil {
+		return false
 	}
-	return assemble(mem, s, ordinal, rowSchema, out, keys, &deleted, &inserted)
+	v, ok := s.Summary.Properties["total-delete-files"]
+	return ok && v == "0"
+}
+
+// touchedFiles lists the data files snapshot s added and removed, from the
+// entries of the manifests s wrote, when neither s nor its parent has
+// delete files; ok is false otherwise (deletes make the live rows of a file
+// depend on more than the file).
+func touchedFiles(ctx context.Context, tbl *table.Table, s *table.Snapshot) (added, removed []table.FileScanTask, ok bool, err error) {
+	if !noDeleteFiles(s) {
+		return nil, nil, false, nil
+	}
+	if s.ParentSnapshotID != nil && !noDeleteFiles(tbl.SnapshotByID(*s.ParentSnapshotID)) {
+		return nil, nil, false, nil
+	}
+	fs, err := tbl.FS(ctx)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	manifests, err := s.Manifests(fs)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("manifests of snapshot %d: %w", s.SnapshotID, err)
+	}
+	for _, m := range manifests {
+		if m.SnapshotID() != s.SnapshotID {
+			continue // written by an earlier snapshot: nothing of s's in it
+		}
+		if m.ManifestContent() != iceberg.ManifestContentData {
+			return nil, nil, false, nil
+		}
+		entries, err := m.FetchEntries(fs, false)
+		if err != nil {
+			return nil, nil, false, fmt.Errorf("manifest %s: %w", m.FilePath(), err)
+		}
+		for _, e := range entries {
+			if e.SnapshotID() != s.SnapshotID {
+				continue
+			}
+			switch e.Status() {
+			case iceberg.EntryStatusADDED:
+				added = append(added, table.FileScanTask{File: e.DataFile()})
+			case iceberg.EntryStatusDELETED:
+				removed = append(removed, table.FileScanTask{File: e.DataFile()})
+			}
+		}
+	}
+	return added, removed, true, nil
 }
 
 // readRows reads the rows of one data file live under its delete files.

@@ -475,3 +475,39 @@ func TestRangeErrors(t *testing.T) {
 		t.Errorf("unknown end: %v", err)
 	}
 }
+
+// TestChangesFromManifestsAlone checks that snapshots of a table without
+// delete files are read from the manifests they wrote, without planning the
+// table (so the cost follows the files a snapshot touched, not the table's
+// size), and that a table with delete files falls back to comparing plans.
+func TestChangesFromManifestsAlone(t *testing.T) {
+	ctx := context.Background()
+	h := newHistory(t)
+	for i := range 5 {
+		h.commit(t, "append", func(tx *table.Transaction) error {
+			return tx.AppendTable(ctx, rowsTable(t, []int64{int64(10 * i), int64(10*i + 1)}, []string{"a", "b"}), 100, nil)
+		})
+	}
+	h.commit(t, "delete", func(tx *table.Transaction) error {
+		return tx.Delete(ctx, iceberg.EqualTo(iceberg.Reference("id"), int64(20)), nil)
+	})
+	tbl := h.load(t)
+	snaps := tbl.Metadata().Snapshots()
+	changes.ForgetPlans()
+	got := readChanges(t, ctx, tbl, snaps[3].SnapshotID, snaps[5].SnapshotID)
+	if len(got) != 3 || changes.PlannedSnapshots() != 0 {
+		t.Errorf("changes %+v, %d snapshots planned; want 3 changes and none planned", got, changes.PlannedSnapshots())
+	}
+	h.commit(t, "merge-on-read", func(tx *table.Transaction) error {
+		return tx.SetProperties(iceberg.Properties{table.WriteDeleteModeKey: table.WriteModeMergeOnRead})
+	})
+	h.commit(t, "delete by position", func(tx *table.Transaction) error {
+		return tx.Delete(ctx, iceberg.EqualTo(iceberg.Reference("id"), int64(31)), nil)
+	})
+	tbl = h.load(t)
+	last := tbl.CurrentSnapshot()
+	got = readChanges(t, ctx, tbl, *last.ParentSnapshotID, last.SnapshotID)
+	if len(got) != 1 || got[0].kind != changes.Delete || got[0].id != 31 || changes.PlannedSnapshots() == 0 {
+		t.Errorf("changes %+v, %d snapshots planned; want the delete of 31 from compared plans", got, changes.PlannedSnapshots())
+	}
+}
