@@ -17,7 +17,7 @@ import (
 type rowRef struct {
 	batch int
 	row   int
-	key   string // the whole row, encoded
+	key   string // the whole row, encoded (see keys)
 	gone  bool
 }
 
@@ -46,7 +46,7 @@ func (b *rowBag) add(rec arrow.RecordBatch, rowSchema *arrow.Schema) {
 	bi := len(b.batches)
 	b.batches = append(b.batches, rec)
 	for i := range int(rec.NumRows()) {
-		b.rows = append(b.rows, rowRef{batch: bi, row: i, key: encodeRow(rec, i, nil)})
+		b.rows = append(b.rows, rowRef{batch: bi, row: i})
 	}
 }
 
@@ -63,8 +63,24 @@ func (b *rowBag) addAll(o *rowBag) {
 	o.batches, o.rows = nil, nil
 }
 
+// keys encodes the rows' values, once, when rows must be compared.
+func (b *rowBag) keys() {
+	for i := range b.rows {
+		r := &b.rows[i]
+		if r.key == "" {
+			r.key = encodeRow(b.batches[r.batch], r.row, nil)
+		}
+	}
+}
+
 // subtract removes from b one row for each equal row of o.
 func (b *rowBag) subtract(o *rowBag) {
+	if b.len() == 0 || o.len() == 0 {
+		o.release()
+		return
+	}
+	b.keys()
+	o.keys()
 	count := map[string]int{}
 	for _, r := range o.rows {
 		if !r.gone {
@@ -83,6 +99,11 @@ func (b *rowBag) subtract(o *rowBag) {
 
 // cancel removes the rows b and o have in common (as multisets) from both.
 func (b *rowBag) cancel(o *rowBag) {
+	if b.len() == 0 || o.len() == 0 {
+		return
+	}
+	b.keys()
+	o.keys()
 	where := map[string][]int{}
 	for i, r := range o.rows {
 		if !r.gone {
@@ -174,7 +195,7 @@ func assemble(mem memory.Allocator, s *table.Snapshot, ordinal int64, rowSchema,
 	defer deleted.release()
 	defer inserted.release()
 	kinds := map[*rowRef]string{}
-	if len(keys) > 0 {
+	if len(keys) > 0 && deleted.len() > 0 && inserted.len() > 0 {
 		byKey := map[string][]*rowRef{}
 		for i := range deleted.rows {
 			r := &deleted.rows[i]
