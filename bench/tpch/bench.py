@@ -827,7 +827,15 @@ def write_report(out: Path, png: Path | None, results: list[Result], meta: dict)
     w("How to run it and what it does: [bench/README.md](../bench/README.md).")
     w("")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(L))
+    # The other benchmarks' sections (level-2 headings after this report's
+    # own) stay.
+    kept = ""
+    if out.exists():
+        old = out.read_text().splitlines()
+        start = next((i for i, line in enumerate(old) if line.startswith("## ") and not line.startswith("## TPC-H")), None)
+        if start is not None:
+            kept = "\n" + "\n".join(old[start:]) + "\n"
+    out.write_text("\n".join(L).rstrip("\n") + "\n" + kept)
 
 
 # ------------------------------------------------------------------ main
