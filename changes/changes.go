@@ -75,6 +75,11 @@ type Request struct {
 	// identifier fields, rows inserted and deleted within the range cancel.
 	// A net row carries the commit columns of the change that produced it.
 	Net bool
+	// Filter, when set, keeps only changed rows it may match: files are
+	// pruned by it and rows tested against it (a hint: the caller filters
+	// again). With identifier fields it must read only those, so that both
+	// rows of an update agree.
+	Filter iceberg.BooleanExpression
 }
 
 // Snapshots returns the snapshots of (From, To], oldest first. From must
@@ -144,6 +149,9 @@ func Read(ctx context.Context, req Request) (*arrow.Schema, iter.Seq2[arrow.Reco
 	if req.To != 0 {
 		readOpts = append(readOpts, table.WithSnapshotID(req.To))
 	}
+	if req.Filter != nil {
+		readOpts = append(readOpts, table.WithRowFilter(req.Filter))
+	}
 	reader := tbl.Scan(readOpts...)
 	proj, err := reader.Projection()
 	if err != nil {
@@ -156,11 +164,11 @@ func Read(ctx context.Context, req Request) (*arrow.Schema, iter.Seq2[arrow.Reco
 	out := Schema(rowSchema)
 	keys := identifierColumns(proj, rowSchema)
 	if req.Net {
-		return out, netSeq(ctx, tbl, reader, snaps, rowSchema, out, keys), nil
+		return out, netSeq(ctx, tbl, reader, req.Filter, snaps, rowSchema, out, keys), nil
 	}
 	seq := func(yield func(arrow.RecordBatch, error) bool) {
 		for ordinal, s := range snaps {
-			rec, err := snapshotChanges(ctx, tbl, reader, s, int64(ordinal), rowSchema, out, keys)
+			rec, err := snapshotChanges(ctx, tbl, reader, req.Filter, s, int64(ordinal), rowSchema, out, keys)
 			if err != nil {
 				yield(nil, err)
 				return
@@ -201,15 +209,20 @@ var planned, _ = lru.New[string, map[string]table.FileScanTask](256)
 
 // liveFiles plans the data files live at a snapshot, by path. The map is
 // shared: callers must not change it.
-func liveFiles(ctx context.Context, tbl *table.Table, snap *int64) (map[string]table.FileScanTask, error) {
+func liveFiles(ctx context.Context, tbl *table.Table, snap *int64, filter iceberg.BooleanExpression) (map[string]table.FileScanTask, error) {
 	if snap == nil {
 		return map[string]table.FileScanTask{}, nil
 	}
+	opts := []table.ScanOption{table.WithSnapshotID(*snap)}
 	key := fmt.Sprintf("%s/%d", tbl.Metadata().TableUUID(), *snap)
+	if filter != nil {
+		opts = append(opts, table.WithRowFilter(filter))
+		key += "/" + filter.String()
+	}
 	if m, ok := planned.Get(key); ok {
 		return m, nil
 	}
-	tasks, err := tbl.Scan(table.WithSnapshotID(*snap)).PlanFiles(ctx)
+	tasks, err := tbl.Scan(opts...).PlanFiles(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("plan files of %s at snapshot %d: %w", strings.Join(tbl.Identifier(), "."), *snap, err)
 	}
@@ -242,7 +255,7 @@ func deleteSet(t table.FileScanTask) string {
 }
 
 // snapshotChanges computes the changes snapshot s made to its parent.
-func snapshotChanges(ctx context.Context, tbl *table.Table, reader *table.Scan, s *table.Snapshot, ordinal int64,
+func snapshotChanges(ctx context.Context, tbl *table.Table, reader *table.Scan, filter iceberg.BooleanExpression, s *table.Snapshot, ordinal int64,
 	rowSchema, out *arrow.Schema, keys []int) (arrow.RecordBatch, error) {
 	if s.Summary != nil && s.Summary.Operation == table.OpReplace {
 		return nil, nil
@@ -268,7 +281,7 @@ func snapshotChanges(ctx context.Context, tbl *table.Table, reader *table.Scan, 
 				return nil, err
 			}
 		}
-	} else if err := diffPlans(ctx, tbl, reader, s, rowSchema, &deleted, &inserted); err != nil {
+	} else if err := diffPlans(ctx, tbl, reader, filter, s, rowSchema, &deleted, &inserted); err != nil {
 		return nil, err
 	}
 	// Rows a rewrite carried over unchanged are not changes.
@@ -282,12 +295,12 @@ func snapshotChanges(ctx context.Context, tbl *table.Table, reader *table.Scan, 
 // diffPlans compares the live files of s and its parent, each with the
 // delete files that apply to it, and reads the rows of the files that
 // differ.
-func diffPlans(ctx context.Context, tbl *table.Table, reader *table.Scan, s *table.Snapshot, rowSchema *arrow.Schema, deleted, inserted *rowBag) error {
-	before, err := liveFiles(ctx, tbl, s.ParentSnapshotID)
+func diffPlans(ctx context.Context, tbl *table.Table, reader *table.Scan, filter iceberg.BooleanExpression, s *table.Snapshot, rowSchema *arrow.Schema, deleted, inserted *rowBag) error {
+	before, err := liveFiles(ctx, tbl, s.ParentSnapshotID, filter)
 	if err != nil {
 		return err
 	}
-	after, err := liveFiles(ctx, tbl, &s.SnapshotID)
+	after, err := liveFiles(ctx, tbl, &s.SnapshotID, filter)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 )
 
@@ -15,7 +16,7 @@ type ref struct{ batch, row int }
 
 // netSeq reads the changes of every snapshot and yields their net effect
 // as one batch.
-func netSeq(ctx context.Context, tbl *table.Table, reader *table.Scan, snaps []*table.Snapshot, rowSchema, out *arrow.Schema, keys []int) iter.Seq2[arrow.RecordBatch, error] {
+func netSeq(ctx context.Context, tbl *table.Table, reader *table.Scan, filter iceberg.BooleanExpression, snaps []*table.Snapshot, rowSchema, out *arrow.Schema, keys []int) iter.Seq2[arrow.RecordBatch, error] {
 	return func(yield func(arrow.RecordBatch, error) bool) {
 		var batches []arrow.RecordBatch
 		defer func() {
@@ -24,7 +25,7 @@ func netSeq(ctx context.Context, tbl *table.Table, reader *table.Scan, snaps []*
 			}
 		}()
 		for ordinal, s := range snaps {
-			rec, err := snapshotChanges(ctx, tbl, reader, s, int64(ordinal), rowSchema, out, keys)
+			rec, err := snapshotChanges(ctx, tbl, reader, filter, s, int64(ordinal), rowSchema, out, keys)
 			if err != nil {
 				yield(nil, err)
 				return

@@ -4,17 +4,21 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
+	"github.com/apache/iceberg-go"
 	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/lakeflight/lakeflight/catalog"
 	"github.com/lakeflight/lakeflight/changes"
 	"github.com/lakeflight/lakeflight/executor"
+	"github.com/lakeflight/lakeflight/expr"
+	"github.com/lakeflight/lakeflight/pruning"
 )
 
 // lChanges reads the row changes of a table between two snapshots
@@ -23,19 +27,63 @@ type lChanges struct {
 	req   changes.Request
 	label string
 	out   *arrow.Schema
+	// pushable marks the columns a filter may read to be pushed into the
+	// read: the table's identifier columns when it has some (so that both
+	// rows of an update agree), else all of its own columns.
+	pushable []bool
+	filters  []expr.Expr
 }
 
 func (n *lChanges) schema() *arrow.Schema    { return n.out }
 func (n *lChanges) inputs() []lnode          { return nil }
 func (n *lChanges) withInputs([]lnode) lnode { return n }
-func (n *lChanges) describe() string         { return n.label }
+func (n *lChanges) describe() string {
+	if len(n.filters) == 0 {
+		return n.label
+	}
+	return n.label + " filter=" + show(expr.AndOf(n.filters))
+}
+
+// push takes the conditions it may prune with and returns the rest.
+func (n *lChanges) push(conds []expr.Expr) (*lChanges, []expr.Expr) {
+	var take, rest []expr.Expr
+	for _, c := range conds {
+		ok := len(expr.Columns(c)) > 0 && !hasSub(c)
+		for _, col := range expr.Columns(c) {
+			ok = ok && col < len(n.pushable) && n.pushable[col]
+		}
+		if ok {
+			take = append(take, c)
+		} else {
+			rest = append(rest, c)
+		}
+	}
+	if len(take) == 0 {
+		return n, conds
+	}
+	c := *n
+	c.filters = append(append([]expr.Expr{}, n.filters...), take...)
+	return &c, rest
+}
+
 func (n *lChanges) lower(st *stmt) *lowered {
 	req, out, label := n.req, n.out, n.label
+	filter := expr.AndOf(n.filters)
+	if filter != nil {
+		// A pruning hint: the Filter above decides.
+		if f := pruning.Translate(filter).Filter; !f.Equals(iceberg.AlwaysTrue{}) {
+			req.Filter = f
+		}
+	}
 	return &lowered{parts: 1, build: func(int, int) executor.Operator {
-		return st.m(&executor.Source{Output: out, Label: label, Read: func(ctx context.Context) (iter.Seq2[arrow.RecordBatch, error], error) {
+		var op executor.Operator = st.m(&executor.Source{Output: out, Label: label, Read: func(ctx context.Context) (iter.Seq2[arrow.RecordBatch, error], error) {
 			_, seq, err := changes.Read(ctx, req)
 			return seq, err
 		}})
+		if filter != nil {
+			op = st.m(&executor.Filter{Input: op, Predicate: filter})
+		}
+		return op
 	}}
 }
 
@@ -140,10 +188,20 @@ func (p *Planner) tableChanges(ctx context.Context, st *stmt, fc *pg.FuncCall) (
 		return nil, none, err
 	}
 	out := changes.Schema(rowSchema)
+	pushable := make([]bool, rowSchema.NumFields())
+	var ids []string
+	for _, id := range tbl.Schema().IdentifierFieldIDs {
+		if f, ok := tbl.Schema().FindFieldByID(id); ok {
+			ids = append(ids, f.Name)
+		}
+	}
+	for i, f := range rowSchema.Fields() {
+		pushable[i] = len(ids) == 0 || slices.Contains(ids, f.Name)
+	}
 	label := fmt.Sprintf("Changes %s (%d, %d]", key, req.From, req.To)
 	if req.Net {
 		label += " net"
 	}
-	pl := &planned{schema: out, node: &lChanges{req: req, label: label, out: out}, parts: 1}
+	pl := &planned{schema: out, node: &lChanges{req: req, label: label, out: out, pushable: pushable}, parts: 1}
 	return pl, catalog.ColumnSource{Catalog: p.cat.Name(), Schema: catalog.JoinNamespace(ident[:len(ident)-1]), Table: ident[len(ident)-1]}, nil
 }

@@ -35,6 +35,9 @@ func push(n lnode, conds []expr.Expr) lnode {
 		return &c
 	case *lKeyFilter:
 		return placeKeys(push(x.in, conds), x.keys, x.slot)
+	case *lChanges:
+		c, rest := x.push(conds)
+		return filterOver(c, rest)
 	case *lJoin:
 		return pushJoin(x, conds)
 	case *lProject:
