@@ -78,6 +78,8 @@ def main() -> None:
     ap.add_argument("table", help="namespace.table")
     ap.add_argument("--checkpoint", type=Path, help="file keeping the last complete snapshot")
     ap.add_argument("--after", type=int, default=-1, help="start after this snapshot when there is no checkpoint (default -1: from now)")
+    ap.add_argument("--json", action="store_true", help="print each snapshot as one JSON line: {snapshot, changes}")
+    ap.add_argument("--poll-ms", type=int, default=1000)
     args = ap.parse_args()
 
     after = args.after
@@ -85,16 +87,25 @@ def main() -> None:
         after = int(args.checkpoint.read_text().strip())
 
     def on_snapshot(snap: int, changes: pa.Table) -> None:
-        print(f"snapshot {snap}: {changes.num_rows} changes")
-        for row in changes.to_pylist():
-            print("  ", row)
+        # Output first, then the checkpoint: a follower stopped between the
+        # two prints that snapshot again when it resumes (the same rows), so
+        # a sink keyed by snapshot id sees every snapshot exactly once.
+        if args.json:
+            print(json.dumps({"snapshot": snap, "changes": changes.to_pylist()}, default=str), flush=True)
+        else:
+            print(f"snapshot {snap}: {changes.num_rows} changes")
+            for row in changes.to_pylist():
+                print("  ", row)
+            sys.stdout.flush()
         if args.checkpoint:
-            args.checkpoint.write_text(f"{snap}\n")
+            tmp = args.checkpoint.with_suffix(".tmp")
+            tmp.write_text(f"{snap}\n")
+            tmp.replace(args.checkpoint)
 
     delay = 1.0
     while True:
         try:
-            after = follow_once(args.uri, args.table, after, on_snapshot)
+            after = follow_once(args.uri, args.table, after, on_snapshot, poll_ms=args.poll_ms)
             delay = 1.0
         except SchemaChanged:
             print("schema changed: subscribing again", file=sys.stderr)
