@@ -511,3 +511,60 @@ func TestChangesFromManifestsAlone(t *testing.T) {
 		t.Errorf("changes %+v, %d snapshots planned; want the delete of 31 from compared plans", got, changes.PlannedSnapshots())
 	}
 }
+
+// TestCompactionIsNoChange commits a compaction: data files swapped for one
+// holding the same rows. It changes no row. (iceberg-go commits it as an
+// overwrite, so the rows cancel out; a replace snapshot, as Spark's
+// rewrite_data_files commits, is skipped without reading.)
+func TestCompactionIsNoChange(t *testing.T) {
+	ctx := context.Background()
+	h := newHistory(t)
+	for _, ids := range [][]int64{{1, 2}, {3, 4}} {
+		h.commit(t, "append", func(tx *table.Transaction) error {
+			return tx.AppendTable(ctx, rowsTable(t, ids, []string{"x", "y"}), 100, nil)
+		})
+	}
+	// The compacted file is written through a staging table with the same
+	// schema, whose data file the replace then adds.
+	ident := table.Identifier{"ns", "staging"}
+	staged, err := h.cat.Iceberg().CreateTable(ctx, ident, h.load(t).Schema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx := staged.NewTransaction()
+	if err := tx.AppendTable(ctx, rowsTable(t, []int64{1, 2, 3, 4}, []string{"x", "y", "x", "y"}), 100, nil); err != nil {
+		t.Fatal(err)
+	}
+	if staged, err = tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	newTasks, err := staged.Scan().PlanFiles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldTasks, err := h.load(t).Scan().PlanFiles(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var olds, news []iceberg.DataFile
+	for _, task := range oldTasks {
+		olds = append(olds, task.File)
+	}
+	for _, task := range newTasks {
+		news = append(news, task.File)
+	}
+	h.commit(t, "compact", func(tx *table.Transaction) error {
+		return tx.ReplaceFiles(ctx, olds, news, nil, nil)
+	})
+	tbl := h.load(t)
+	last := tbl.CurrentSnapshot()
+	if op := last.Summary.Operation; op != table.OpReplace && op != table.OpOverwrite {
+		t.Fatalf("compaction committed %q", op)
+	}
+	if got := readChanges(t, ctx, tbl, *last.ParentSnapshotID, last.SnapshotID); len(got) != 0 {
+		t.Errorf("a compaction changed %v", got)
+	}
+	if got := renderState(state(t, tbl, last.SnapshotID)); got != "1|x 2|y 3|x 4|y" {
+		t.Errorf("table after compaction: %s", got)
+	}
+}
