@@ -2,7 +2,7 @@
 // packages: lower layers never import higher ones.
 //
 //	expr, catalog  <-  pruning  <-  scan  <-  executor  <-  planner  <-  server  <-  cmd
-//	catalog  <-  changes  <-  planner, server
+//	catalog  <-  changes  <-  lookup, planner, server
 package deps_test
 
 import (
@@ -38,6 +38,7 @@ var rules = []rule{
 	{pkg: "pruning", only: []string{"expr"}},
 	{pkg: "scan", only: []string{"catalog", "pruning", "expr"}},
 	{pkg: "changes", only: []string{"catalog"}},
+	{pkg: "lookup", only: []string{"catalog", "changes"}},
 	{pkg: "executor", only: []string{"scan", "expr", "catalog", "pruning"}},
 	{pkg: "planner", never: []string{"server", "cmd"}},
 	{pkg: "server", never: []string{"cmd"}},

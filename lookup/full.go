@@ -1,0 +1,362 @@
+// Package lookup serves keyed lookups from dimension tables: Iceberg
+// tables whose identifier fields are their key.
+//
+// A FULL index holds the whole table in Arrow batches with a hash index of
+// its keys. It is immutable: Refresh applies the changes of the snapshots
+// committed since (package changes) into a small overlay on top of the
+// same base, and returns the next version, so that a refresh costs what
+// changed, not the table; readers keep the version they started with.
+// When the overlay grows past a share of the base, the next refresh
+// rebuilds the base from the current version.
+package lookup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/lakeflight/lakeflight/catalog"
+	"github.com/lakeflight/lakeflight/changes"
+)
+
+// ErrNoKey means a table has no identifier fields to look rows up by.
+var ErrNoKey = errors.New("table has no identifier fields")
+
+// loc is a row of an index: batch and row.
+type loc struct{ batch, row int32 }
+
+// rows is a set of rows by key: Arrow batches and the location of each
+// key's row. A nil location in an overlay is a deleted key. Versions of an
+// index share a base: it is freed when the last one is released.
+type rows struct {
+	batches []arrow.RecordBatch
+	keys    map[string]*loc
+	refs    atomic.Int32
+}
+
+func newRows(n int) *rows {
+	r := &rows{keys: make(map[string]*loc, n)}
+	r.refs.Store(1)
+	return r
+}
+
+func (r *rows) ref() { r.refs.Add(1) }
+
+func (r *rows) unref() {
+	if r.refs.Add(-1) == 0 {
+		r.release()
+	}
+}
+
+func (r *rows) size() int { return len(r.keys) }
+
+// Index is a FULL lookup index of a table at one snapshot.
+type Index struct {
+	table    table.Identifier
+	snapshot int64
+	schema   *arrow.Schema // the table's columns
+	keyCols  []int
+	base     *rows
+	overlay  *rows // keys changed since the base was built
+}
+
+// Snapshot is the snapshot the index holds.
+func (ix *Index) Snapshot() int64 { return ix.snapshot }
+
+// Schema is the schema of the rows the index returns.
+func (ix *Index) Schema() *arrow.Schema { return ix.schema }
+
+// Len is the number of keys.
+func (ix *Index) Len() int {
+	n := ix.base.size()
+	for k, l := range ix.overlay.keys {
+		_, inBase := ix.base.keys[k]
+		switch {
+		case l == nil && inBase:
+			n--
+		case l != nil && !inBase:
+			n++
+		}
+	}
+	return n
+}
+
+// keyColumns finds the identifier fields of a table among its columns.
+func keyColumns(tbl *table.Table, s *arrow.Schema) ([]int, error) {
+	sch := tbl.Schema()
+	if len(sch.IdentifierFieldIDs) == 0 {
+		return nil, fmt.Errorf("%w: %s (a lookup needs a key: set identifier fields)", ErrNoKey, strings.Join(tbl.Identifier(), "."))
+	}
+	var out []int
+	for _, id := range sch.IdentifierFieldIDs {
+		f, ok := sch.FindFieldByID(id)
+		if !ok {
+			return nil, fmt.Errorf("%w: identifier field %d of %s", ErrNoKey, id, strings.Join(tbl.Identifier(), "."))
+		}
+		idx := s.FieldIndices(f.Name)
+		if len(idx) != 1 {
+			return nil, fmt.Errorf("%w: identifier field %s of %s is not a top-level column", ErrNoKey, f.Name, strings.Join(tbl.Identifier(), "."))
+		}
+		out = append(out, idx[0])
+	}
+	return out, nil
+}
+
+// Load builds an index of tbl at its current snapshot.
+func Load(ctx context.Context, tbl *table.Table) (*Index, error) {
+	schema, err := catalog.ArrowSchema(tbl.Schema())
+	if err != nil {
+		return nil, err
+	}
+	keys, err := keyColumns(tbl, schema)
+	if err != nil {
+		return nil, err
+	}
+	ix := &Index{table: tbl.Identifier(), schema: schema, keyCols: keys, base: newRows(0), overlay: newRows(0)}
+	cur := tbl.CurrentSnapshot()
+	if cur == nil {
+		return ix, nil
+	}
+	ix.snapshot = cur.SnapshotID
+	scan := tbl.Scan(table.WithSnapshotID(cur.SnapshotID))
+	_, seq, err := scan.ToArrowRecords(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for rec, err := range seq {
+		if err != nil {
+			ix.Release()
+			return nil, err
+		}
+		ix.base.add(conform(rec, schema), keys)
+		rec.Release()
+	}
+	return ix, nil
+}
+
+// add keeps the rows of rec (owned by r from now on) under their keys.
+func (r *rows) add(rec arrow.RecordBatch, keyCols []int) {
+	b := int32(len(r.batches))
+	r.batches = append(r.batches, rec)
+	for i := range int(rec.NumRows()) {
+		r.keys[encodeKey(rec, i, keyCols)] = &loc{batch: b, row: int32(i)}
+	}
+}
+
+// Release lets go of this version; the memory it shares with other
+// versions is freed with the last of them.
+func (ix *Index) Release() {
+	ix.base.unref()
+	ix.overlay.unref()
+}
+
+// Refresh returns the index at tbl's current snapshot: this version's base
+// with the changes since applied to a copy of its overlay. When the overlay
+// would hold more than a tenth of the base's keys, the base is rebuilt from
+// the index instead. The receiver stays valid and unchanged.
+func (ix *Index) Refresh(ctx context.Context, tbl *table.Table) (*Index, error) {
+	cur := tbl.CurrentSnapshot()
+	if cur == nil || cur.SnapshotID == ix.snapshot {
+		return ix, nil
+	}
+	_, seq, err := changes.Read(ctx, changes.Request{Table: tbl, From: ix.snapshot, To: cur.SnapshotID})
+	if err != nil {
+		return nil, err
+	}
+	overlay := newRows(len(ix.overlay.keys))
+	overlay.batches = retainAll(ix.overlay.batches)
+	ix.base.ref()
+	next := &Index{table: ix.table, snapshot: cur.SnapshotID, schema: ix.schema, keyCols: ix.keyCols, base: ix.base, overlay: overlay}
+	for k, l := range ix.overlay.keys {
+		next.overlay.keys[k] = l
+	}
+	width := ix.schema.NumFields()
+	for rec, err := range seq {
+		if err != nil {
+			next.Release()
+			return nil, err
+		}
+		kinds := rec.Column(width).(*array.String)
+		cols := make([]arrow.Array, width)
+		copy(cols, rec.Columns()[:width])
+		rows := array.NewRecordBatch(ix.schema, cols, rec.NumRows())
+		b := int32(len(next.overlay.batches))
+		next.overlay.batches = append(next.overlay.batches, rows)
+		for i := range int(rec.NumRows()) {
+			k := encodeKey(rows, i, ix.keyCols)
+			switch kinds.Value(i) {
+			case changes.Delete, changes.UpdateBefore:
+				next.overlay.keys[k] = nil
+			default:
+				next.overlay.keys[k] = &loc{batch: b, row: int32(i)}
+			}
+		}
+		rec.Release()
+	}
+	if len(next.overlay.keys)*10 > max(ix.base.size(), 1000) {
+		return next.compact(ctx)
+	}
+	return next, nil
+}
+
+func retainAll(bs []arrow.RecordBatch) []arrow.RecordBatch {
+	out := make([]arrow.RecordBatch, len(bs))
+	for i, b := range bs {
+		b.Retain()
+		out[i] = b
+	}
+	return out
+}
+
+func (r *rows) release() {
+	for _, b := range r.batches {
+		b.Release()
+	}
+	r.batches = nil
+}
+
+// compact builds a new base holding every live row of ix and releases ix
+// (the old base stays for the versions that still use it).
+func (ix *Index) compact(ctx context.Context) (*Index, error) {
+	defer ix.Release()
+	mem := compute.GetAllocator(ctx)
+	base := newRows(ix.Len())
+	bld := array.NewRecordBuilder(mem, ix.schema)
+	defer bld.Release()
+	n := 0
+	flush := func() {
+		if n > 0 {
+			base.add(bld.NewRecordBatch(), ix.keyCols)
+			n = 0
+		}
+	}
+	appendRow := func(rec arrow.RecordBatch, row int) error {
+		for c := range ix.schema.NumFields() {
+			if err := appendValue(bld.Field(c), rec.Column(c), row); err != nil {
+				return err
+			}
+		}
+		n++
+		if n == 64*1024 {
+			flush()
+		}
+		return nil
+	}
+	for k, l := range ix.base.keys {
+		if _, changed := ix.overlay.keys[k]; changed {
+			continue
+		}
+		if err := appendRow(ix.base.batches[l.batch], int(l.row)); err != nil {
+			base.unref()
+			return nil, err
+		}
+	}
+	for _, l := range ix.overlay.keys {
+		if l == nil {
+			continue
+		}
+		if err := appendRow(ix.overlay.batches[l.batch], int(l.row)); err != nil {
+			base.unref()
+			return nil, err
+		}
+	}
+	flush()
+	return &Index{table: ix.table, snapshot: ix.snapshot, schema: ix.schema, keyCols: ix.keyCols, base: base, overlay: newRows(0)}, nil
+}
+
+// appendValue appends row i of a to b (same type).
+func appendValue(b array.Builder, a arrow.Array, i int) error {
+	s := array.NewSlice(a, int64(i), int64(i+1))
+	defer s.Release()
+	return b.AppendValueFromString(s.ValueStr(0))
+}
+
+// Lookup finds the rows of keys (one array per key column, in key order)
+// and returns them in the keys' order, a NULL row for a key not in the
+// table (left-join semantics). A NULL key matches nothing.
+func (ix *Index) Lookup(ctx context.Context, keys []arrow.Array) (arrow.RecordBatch, error) {
+	if len(keys) != len(ix.keyCols) {
+		return nil, fmt.Errorf("lookup in %s: %d key columns given, the key has %d", strings.Join(ix.table, "."), len(keys), len(ix.keyCols))
+	}
+	mem := compute.GetAllocator(ctx)
+	n := 0
+	if len(keys) > 0 {
+		n = keys[0].Len()
+	}
+	probe := make([]arrow.Array, len(keys))
+	copy(probe, keys)
+	probeRec := array.NewRecordBatch(arrow.NewSchema(keyFields(keys), nil), probe, int64(n))
+	defer probeRec.Release()
+	all := make([]int, len(keys))
+	for i := range all {
+		all[i] = i
+	}
+	bld := array.NewRecordBuilder(mem, ix.schema)
+	defer bld.Release()
+	for i := range n {
+		var l *loc
+		var from *rows
+		if !anyNull(probeRec, i) {
+			k := encodeKey(probeRec, i, all)
+			if ol, ok := ix.overlay.keys[k]; ok {
+				l, from = ol, ix.overlay
+			} else if bl, ok := ix.base.keys[k]; ok {
+				l, from = bl, ix.base
+			}
+		}
+		for c := range ix.schema.NumFields() {
+			if l == nil {
+				bld.Field(c).AppendNull()
+				continue
+			}
+			if err := appendValue(bld.Field(c), from.batches[l.batch].Column(c), int(l.row)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return bld.NewRecordBatch(), nil
+}
+
+func keyFields(keys []arrow.Array) []arrow.Field {
+	out := make([]arrow.Field, len(keys))
+	for i, k := range keys {
+		out[i] = arrow.Field{Name: fmt.Sprintf("k%d", i), Type: k.DataType(), Nullable: true}
+	}
+	return out
+}
+
+func anyNull(rec arrow.RecordBatch, i int) bool {
+	for _, c := range rec.Columns() {
+		if c.IsNull(i) {
+			return true
+		}
+	}
+	return false
+}
+
+// encodeKey renders the key columns of row i so that equal keys encode
+// alike (and values of different columns cannot run together).
+func encodeKey(rec arrow.RecordBatch, i int, cols []int) string {
+	var sb strings.Builder
+	for _, c := range cols {
+		s := rec.Column(c).ValueStr(i)
+		fmt.Fprintf(&sb, "%d:%s", len(s), s)
+	}
+	return sb.String()
+}
+
+// conform views rec with the index's schema (same layout).
+func conform(rec arrow.RecordBatch, schema *arrow.Schema) arrow.RecordBatch {
+	cols := make([]arrow.Array, schema.NumFields())
+	for i := range cols {
+		cols[i] = rec.Column(i)
+	}
+	return array.NewRecordBatch(schema, cols, rec.NumRows())
+}
