@@ -31,10 +31,7 @@ type columnSource interface {
 // decoded by flatBinarySource, flat fixed-width ones by flatFixedSource,
 // everything else (nested fields, other types) by pqarrow.
 func (fr *fileRead) openColumns(ctx context.Context, mem memory.Allocator, groups []int) (_ []columnSource, err error) {
-	fields, err := fr.fr.Manifest.GetFieldIndices(fr.leaves)
-	if err != nil {
-		return nil, err
-	}
+	fields := fr.fields
 	if len(fields) != fr.schema.NumFields() {
 		return nil, fmt.Errorf("parquet file %s: %d fields for a schema of %d", fr.task.File.FilePath(), len(fields), fr.schema.NumFields())
 	}
@@ -51,7 +48,7 @@ func (fr *fileRead) openColumns(ctx context.Context, mem memory.Allocator, group
 		}
 	}()
 	for i, fi := range fields {
-		sf := &fr.fr.Manifest.Fields[fi]
+		sf := &fr.manifest.Fields[fi]
 		if src := newFlatBinarySource(fr.pr, sf, groups, mem); src != nil {
 			sources = append(sources, src)
 			continue
@@ -60,7 +57,11 @@ func (fr *fileRead) openColumns(ctx context.Context, mem memory.Allocator, group
 			sources = append(sources, src)
 			continue
 		}
-		cr, err := fr.fr.GetFieldReader(ctx, fi, included, groups)
+		ar, err := fr.arrowReader(ctx)
+		if err != nil {
+			return nil, err
+		}
+		cr, err := ar.GetFieldReader(ctx, fi, included, groups)
 		if err != nil {
 			return nil, err
 		}

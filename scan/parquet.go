@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -17,6 +18,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/apache/arrow-go/v18/parquet/schema"
 	"github.com/apache/iceberg-go"
 	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
@@ -55,6 +57,97 @@ type nativePlan struct {
 	// noProbes: row groups are tested against their statistics only, not
 	// their dictionaries and bloom filters.
 	noProbes bool
+
+	// shapes are the file shapes resolved so far (see shapeFor), at most
+	// maxShapes; the entries are immutable once added.
+	shapesMu sync.Mutex
+	shapes   []*fileShape
+}
+
+// maxShapes bounds the file shapes a plan keeps: a table's files are
+// written with a few schemas at most.
+const maxShapes = 16
+
+// fileShape is what preparing a file to be read derives from its Parquet
+// schema (and its Arrow schema metadata) and the field ids read, nothing
+// else of the file: the files of a table mostly share it, so a plan
+// resolves it once and reuses it for every file whose schema is the same.
+type fileShape struct {
+	// The key: the Parquet schema, the ARROW:schema metadata (nil for
+	// none) and the sorted field ids read.
+	descr       *schema.Schema
+	arrowSchema *string
+	needed      []int
+	// manifest is pqarrow's manifest of a file of this schema; only its
+	// fields and column indices are used (it is not bound to any file).
+	manifest *pqarrow.SchemaManifest
+	leafIDs  map[int]int
+	mapping  iceberg.NameMapping
+	leaves   []int
+	// fields are the top-level fields of the leaves (GetFieldIndices).
+	fields    []int
+	schema    *arrow.Schema
+	iceSchema *iceberg.Schema
+}
+
+// cachedShape returns the shape resolved for a file of md's schema reading
+// the fields needed, or nil.
+func (np *nativePlan) cachedShape(md *metadata.FileMetaData, needed []int) *fileShape {
+	arrowSchema := arrowSchemaOf(md)
+	np.shapesMu.Lock()
+	shapes := np.shapes
+	np.shapesMu.Unlock()
+	for _, sh := range shapes {
+		if slices.Equal(sh.needed, needed) && equalStrings(sh.arrowSchema, arrowSchema) && sameParquetSchema(sh.descr, md.Schema) {
+			return sh
+		}
+	}
+	return nil
+}
+
+// addShape keeps a resolved shape for the next files.
+func (np *nativePlan) addShape(sh *fileShape) {
+	np.shapesMu.Lock()
+	defer np.shapesMu.Unlock()
+	if len(np.shapes) < maxShapes {
+		np.shapes = append(np.shapes, sh)
+	}
+}
+
+func arrowSchemaOf(md *metadata.FileMetaData) *string {
+	if kv := md.KeyValueMetadata(); kv != nil {
+		return kv.FindValue("ARROW:schema")
+	}
+	return nil
+}
+
+func equalStrings(a, b *string) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// sameParquetSchema reports whether two Parquet schemas are the same for
+// pqarrow: every node's name, repetition, field id, converted and logical
+// type, and every leaf's physical type, length and decimal parameters.
+func sameParquetSchema(a, b *schema.Schema) bool {
+	if a == b {
+		return true
+	}
+	if a.NumColumns() != b.NumColumns() || !a.Root().Equals(b.Root()) {
+		return false
+	}
+	// Equals ignores whether a timestamp was written as a converted type,
+	// which pqarrow reads.
+	for i := range a.NumColumns() {
+		if t, ok := a.Column(i).LogicalType().(schema.TimestampLogicalType); ok {
+			if t.String() != b.Column(i).LogicalType().String() {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // newNativePlan prepares native reading for a plan, or returns nil when the
@@ -197,11 +290,16 @@ type parquetColumn struct {
 
 // fileRead is one task being read natively.
 type fileRead struct {
-	np     *nativePlan
-	task   table.FileScanTask
-	pr     *file.Reader
-	fr     *pqarrow.FileReader
-	leaves []int
+	np   *nativePlan
+	task table.FileScanTask
+	pr   *file.Reader
+	// fr is pqarrow's reader of the file, made on first use (nested
+	// columns); manifest describes the file's schema (it may be another
+	// file's of the same schema).
+	fr       *pqarrow.FileReader
+	manifest *pqarrow.SchemaManifest
+	leaves   []int
+	fields   []int
 	// schema is the Arrow schema of the leaves read, as pqarrow yields it;
 	// iceSchema its Iceberg form, with the file's field ids.
 	schema    *arrow.Schema
@@ -259,44 +357,94 @@ func (np *nativePlan) openFile(ctx context.Context, fs icebergio.IO, task table.
 			fr.close()
 		}
 	}()
-	mem := compute.GetAllocator(ctx)
-	fr.fr, err = pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: np.batchSize}, mem)
+	needed, err := np.neededIDs(filter)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errNotNative, err)
+		return nil, err
 	}
-
-	needed := make(map[int]struct{}, len(np.projectedIDs))
-	for id := range np.projectedIDs {
-		needed[id] = struct{}{}
-	}
-	if filter != nil {
-		ids, err := iceberg.ExtractFieldIDs(filter)
-		if err != nil {
-			return nil, err
-		}
-		for _, id := range ids {
-			needed[id] = struct{}{}
-		}
-	}
-	var leafIDs map[int]int
-	leafIDs, fr.mapping = fr.leafFieldIDs()
-	for col, id := range leafIDs {
-		if _, ok := needed[id]; ok {
-			fr.leaves = append(fr.leaves, col)
-		}
-	}
-	slices.Sort(fr.leaves)
-	if len(fr.leaves) == 0 {
-		// Nothing to decode tells no row count; leave it to iceberg-go.
-		return nil, fmt.Errorf("%w: no column of %s is read", errNotNative, task.File.FilePath())
-	}
-	if err := fr.resolveSchema(ctx); err != nil {
+	leafIDs, err := fr.resolveShape(ctx, needed)
+	if err != nil {
 		return nil, err
 	}
 	if err := fr.compileFilter(filter, leafIDs); err != nil {
 		return nil, err
 	}
 	return fr, nil
+}
+
+// neededIDs are the sorted field ids a task with filter reads.
+func (np *nativePlan) neededIDs(filter iceberg.BooleanExpression) ([]int, error) {
+	needed := make([]int, 0, len(np.projectedIDs))
+	for id := range np.projectedIDs {
+		needed = append(needed, id)
+	}
+	if filter != nil {
+		ids, err := iceberg.ExtractFieldIDs(filter)
+		if err != nil {
+			return nil, err
+		}
+		needed = append(needed, ids...)
+	}
+	slices.Sort(needed)
+	return slices.Compact(needed), nil
+}
+
+// resolveShape sets the leaves read, their schemas and the name mapping of
+// the file, from the plan's shape of the file's schema when it has one,
+// else resolving them (and keeping the shape). It returns the field id of
+// each leaf column of the file.
+func (fr *fileRead) resolveShape(ctx context.Context, needed []int) (map[int]int, error) {
+	np := fr.np
+	md := fr.pr.MetaData()
+	if sh := np.cachedShape(md, needed); sh != nil {
+		fr.manifest, fr.mapping = sh.manifest, sh.mapping
+		fr.leaves, fr.fields = sh.leaves, sh.fields
+		fr.schema, fr.iceSchema = sh.schema, sh.iceSchema
+		return sh.leafIDs, nil
+	}
+	if _, err := fr.arrowReader(ctx); err != nil {
+		return nil, err
+	}
+	fr.manifest = fr.fr.Manifest
+	var leafIDs map[int]int
+	leafIDs, fr.mapping = fr.leafFieldIDs()
+	for col, id := range leafIDs {
+		if _, ok := slices.BinarySearch(needed, id); ok {
+			fr.leaves = append(fr.leaves, col)
+		}
+	}
+	slices.Sort(fr.leaves)
+	if len(fr.leaves) == 0 {
+		// Nothing to decode tells no row count; leave it to iceberg-go.
+		return nil, fmt.Errorf("%w: no column of %s is read", errNotNative, fr.task.File.FilePath())
+	}
+	if err := fr.resolveSchema(ctx); err != nil {
+		return nil, err
+	}
+	np.addShape(&fileShape{
+		descr:       md.Schema,
+		arrowSchema: arrowSchemaOf(md),
+		needed:      needed,
+		manifest:    fr.manifest,
+		leafIDs:     leafIDs,
+		mapping:     fr.mapping,
+		leaves:      fr.leaves,
+		fields:      fr.fields,
+		schema:      fr.schema,
+		iceSchema:   fr.iceSchema,
+	})
+	return leafIDs, nil
+}
+
+// arrowReader returns pqarrow's reader of the file, making it on first use.
+func (fr *fileRead) arrowReader(ctx context.Context) (*pqarrow.FileReader, error) {
+	if fr.fr == nil {
+		r, err := pqarrow.NewFileReader(fr.pr, pqarrow.ArrowReadProperties{BatchSize: fr.np.batchSize}, compute.GetAllocator(ctx))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errNotNative, err)
+		}
+		fr.fr = r
+	}
+	return fr.fr, nil
 }
 
 func (fr *fileRead) close() {
@@ -313,8 +461,8 @@ func (fr *fileRead) close() {
 // none).
 func (fr *fileRead) leafFieldIDs() (ids map[int]int, mapping iceberg.NameMapping) {
 	hasIDs := false
-	for i := range fr.fr.Manifest.Fields {
-		if anyFieldID(&fr.fr.Manifest.Fields[i]) {
+	for i := range fr.manifest.Fields {
+		if anyFieldID(&fr.manifest.Fields[i]) {
 			hasIDs = true
 			break
 		}
@@ -328,8 +476,8 @@ func (fr *fileRead) leafFieldIDs() (ids map[int]int, mapping iceberg.NameMapping
 	if mapping != nil {
 		root = &iceberg.MappedField{Fields: mapping}
 	}
-	for i := range fr.fr.Manifest.Fields {
-		sf := &fr.fr.Manifest.Fields[i]
+	for i := range fr.manifest.Fields {
+		sf := &fr.manifest.Fields[i]
 		mapLeafIDs(sf, childMapping(root, sf.Field.Name), ids)
 	}
 	return ids, mapping
@@ -430,13 +578,14 @@ func (fr *fileRead) resolveSchema(ctx context.Context) error {
 	}
 	// Flat string and binary columns are decoded by the package itself
 	// (see flatBinarySource), as the 32-bit types.
-	fields, err := fr.fr.Manifest.GetFieldIndices(fr.leaves)
+	fields, err := fr.manifest.GetFieldIndices(fr.leaves)
 	if err != nil || len(fields) != sc.NumFields() {
 		return fmt.Errorf("%w: fields of %s", errNotNative, fr.task.File.FilePath())
 	}
+	fr.fields = fields
 	var changed []arrow.Field
 	for i, fi := range fields {
-		if t := flatBinaryType(fr.pr, &fr.fr.Manifest.Fields[fi]); t != nil && !arrow.TypeEqual(t, sc.Field(i).Type) {
+		if t := flatBinaryType(fr.pr, &fr.manifest.Fields[fi]); t != nil && !arrow.TypeEqual(t, sc.Field(i).Type) {
 			if changed == nil {
 				changed = slices.Clone(sc.Fields())
 			}
@@ -534,7 +683,7 @@ func (fr *fileRead) compileFilter(filter iceberg.BooleanExpression, leafIDs map[
 		if !ok {
 			continue
 		}
-		sf, err := fr.fr.Manifest.GetColumnField(col)
+		sf, err := fr.manifest.GetColumnField(col)
 		if err != nil {
 			continue
 		}
