@@ -64,7 +64,8 @@ var (
 type Request struct {
 	Table *table.Table
 	// From is the snapshot after which changes start (exclusive); 0 for
-	// the table's first snapshot onwards.
+	// the table's first snapshot onwards (an error when it expired: the
+	// changes of the oldest snapshot left need its parent).
 	From int64
 	// To is the last snapshot whose changes are read (inclusive); 0 for the
 	// current snapshot.
@@ -109,7 +110,13 @@ func Snapshots(req Request) ([]*table.Snapshot, error) {
 		if s.ParentSnapshotID == nil {
 			break
 		}
-		s = tbl.SnapshotByID(*s.ParentSnapshotID)
+		parent := tbl.SnapshotByID(*s.ParentSnapshotID)
+		if parent == nil && req.From == 0 {
+			// The changes of s are relative to a parent that is gone.
+			return nil, fmt.Errorf("%w: snapshot %d, the parent of snapshot %d of table %s, expired: the changes up to snapshot %d cannot be read; start after it",
+				ErrNoSuchSnapshot, *s.ParentSnapshotID, s.SnapshotID, name, s.SnapshotID)
+		}
+		s = parent
 	}
 	if req.From != 0 {
 		if req.From == to.SnapshotID {
@@ -336,8 +343,11 @@ func diffPlans(ctx context.Context, tbl *table.Table, reader *table.Scan, filter
 			if err := readRows(ctx, reader, a, rowSchema, &is); err != nil {
 				return err
 			}
-			was.subtract(&is)
+			// Rows live before and not after were deleted; rows live after
+			// and not before (delete files removed) came back.
+			was.cancel(&is)
 			deleted.addAll(&was)
+			inserted.addAll(&is)
 		}
 	}
 	return nil

@@ -73,30 +73,6 @@ func (b *rowBag) keys() {
 	}
 }
 
-// subtract removes from b one row for each equal row of o.
-func (b *rowBag) subtract(o *rowBag) {
-	if b.len() == 0 || o.len() == 0 {
-		o.release()
-		return
-	}
-	b.keys()
-	o.keys()
-	count := map[string]int{}
-	for _, r := range o.rows {
-		if !r.gone {
-			count[r.key]++
-		}
-	}
-	for i := range b.rows {
-		r := &b.rows[i]
-		if !r.gone && count[r.key] > 0 {
-			count[r.key]--
-			r.gone = true
-		}
-	}
-	o.release()
-}
-
 // cancel removes the rows b and o have in common (as multisets) from both.
 func (b *rowBag) cancel(o *rowBag) {
 	if b.len() == 0 || o.len() == 0 {

@@ -58,9 +58,24 @@ func tokenize(sql string) []sqlToken {
 				return toks
 			}
 			i += end + 4
+		case c == '$' && (i == 0 || !identByte(sql[i-1])) && isDollarQuote(sql[i:]):
+			// A dollar-quoted string: $$...$$ or $tag$...$tag$.
+			tag, _ := dollarTag(sql[i:])
+			end := len(sql)
+			if k := strings.Index(sql[i+len(tag):], tag); k >= 0 {
+				end = i + len(tag) + k + len(tag)
+			}
+			toks = append(toks, sqlToken{start: i, end: end, kind: 'd', text: sql[i:end]})
+			i = end
 		case c == '\'' || c == '"':
+			// E'...' strings escape with backslashes.
+			esc := c == '\'' && i > 0 && (sql[i-1] == 'E' || sql[i-1] == 'e') && (i == 1 || !identByte(sql[i-2]))
 			j := i + 1
 			for j < len(sql) {
+				if esc && sql[j] == '\\' {
+					j += 2
+					continue
+				}
 				if sql[j] == c {
 					if j+1 < len(sql) && sql[j+1] == c {
 						j += 2
@@ -101,6 +116,8 @@ func tokenize(sql string) []sqlToken {
 	return toks
 }
 
+func isDollarQuote(s string) bool { _, ok := dollarTag(s); return ok }
+
 func (t sqlToken) is(word string) bool { return t.kind == 'w' && strings.EqualFold(t.text, word) }
 
 func (t sqlToken) ident() bool { return t.kind == 'w' || t.kind == 'q' }
@@ -122,7 +139,7 @@ func stripAsOf(sql string) (string, map[int]asOfClause, error) {
 			toks[i+2].is("as") && toks[i+3].is("of"):
 			kind, v = toks[i+1], i+4
 		case (toks[i].is("version") || toks[i].is("timestamp")) && toks[i+1].is("as") && toks[i+2].is("of") &&
-			tableNameBefore(toks, i) >= 0:
+			inFromList(toks, tableNameBefore(toks, i)):
 			// Spark's spelling, without FOR.
 			kind, v = toks[i], i+3
 		default:
@@ -157,6 +174,17 @@ func stripAsOf(sql string) (string, map[int]asOfClause, error) {
 		i = v
 	}
 	return string(buf), out, nil
+}
+
+// inFromList reports whether the name starting at toks[name] is where a
+// table goes: after FROM, JOIN, LATERAL, ONLY or a comma. (Otherwise
+// "version AS of" is a column and its alias.)
+func inFromList(toks []sqlToken, name int) bool {
+	if name < 1 {
+		return false
+	}
+	prev := toks[name-1]
+	return prev.text == "," || prev.kind == 'w' && beforeTable[strings.ToLower(prev.text)]
 }
 
 // tableNameBefore finds the token that starts the table name before

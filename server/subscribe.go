@@ -9,9 +9,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/lakeflight/lakeflight/catalog"
@@ -92,11 +95,24 @@ func (s *Server) follow(ctx context.Context, sub Subscription, stream flight.Fli
 		return fmt.Errorf("%w: snapshot %d of table %s (expired, or never existed): subscribe again from a snapshot the table still has",
 			changes.ErrNoSuchSnapshot, last, sub.Table)
 	}
+	rctx := compute.WithAllocator(ctx, s.mem)
 	rowSchema, err := catalog.ArrowSchema(tbl.Schema())
 	if err != nil {
 		return err
 	}
 	schema := changes.Schema(rowSchema)
+	// The stream has the schema of the first snapshot it will send (a
+	// client told the schema changed subscribes again from the snapshot
+	// before the change), else the table's.
+	pending, err := changes.Snapshots(changes.Request{Table: tbl, From: last})
+	if err != nil {
+		return err
+	}
+	if len(pending) > 0 {
+		if schema, _, err = changes.Read(rctx, changes.Request{Table: tbl, From: last, To: pending[0].SnapshotID}); err != nil {
+			return err
+		}
+	}
 	w := flight.NewRecordWriter(stream, ipc.WithSchema(schema), ipc.WithAllocator(s.mem))
 	defer w.Close()
 	send := func(m SubscriptionMessage) error {
@@ -104,11 +120,16 @@ func (s *Server) follow(ctx context.Context, sub Subscription, stream flight.Fli
 		return w.WriteMetadata(b)
 	}
 	// The schema goes first, so that a client can open its reader before
-	// anything commits.
-	if err := send(SubscriptionMessage{Snapshot: last, Heartbeat: true}); err != nil {
+	// anything commits: the writer sends it with its first batch (a
+	// message of metadata alone before it would come ahead of the schema),
+	// so the first heartbeat carries an empty batch.
+	empty := emptyBatch(s.mem, schema)
+	b, _ := json.Marshal(SubscriptionMessage{Snapshot: last, Heartbeat: true})
+	err = w.WriteWithAppMetadata(empty, b)
+	empty.Release()
+	if err != nil {
 		return err
 	}
-	rctx := compute.WithAllocator(ctx, s.mem)
 	quiet := time.Now()
 	for {
 		snaps, err := changes.Snapshots(changes.Request{Table: tbl, From: last})
@@ -166,4 +187,17 @@ func (s *Server) follow(ctx context.Context, sub Subscription, stream flight.Fli
 			tbl = next
 		}
 	}
+}
+
+// emptyBatch is a batch of no rows.
+func emptyBatch(mem memory.Allocator, schema *arrow.Schema) arrow.RecordBatch {
+	cols := make([]arrow.Array, schema.NumFields())
+	for i, f := range schema.Fields() {
+		cols[i] = array.MakeArrayOfNull(mem, f.Type, 0)
+	}
+	rec := array.NewRecordBatch(schema, cols, 0)
+	for _, c := range cols {
+		c.Release()
+	}
+	return rec
 }

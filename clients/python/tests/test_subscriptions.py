@@ -114,13 +114,18 @@ def test_follow_commits_across_client_and_server_restarts(keyed, lakeflight_bin,
     follower = start_follower()
     commits = []
 
+    def pending():
+        # Every snapshot after the first (an overwrite commits two).
+        history = [s.snapshot_id for s in cat.load_table("live.keyed").snapshots()]
+        return len(history) - history.index(first) - 1
+
     def commit(fn):
         fn(cat.load_table("live.keyed"))
         commits.append(cat.load_table("live.keyed").current_snapshot().snapshot_id)
 
     commit(lambda t: t.append(rows([6, 7], "b")))
     commit(lambda t: t.delete(EqualTo("id", 2)))
-    wait_for(len(commits))
+    wait_for(pending())
 
     # The client stops (its process would exit) and starts again from its
     # checkpoint; commits land while it is away.
@@ -129,14 +134,14 @@ def test_follow_commits_across_client_and_server_restarts(keyed, lakeflight_bin,
     commit(lambda t: t.overwrite(rows([3], "c"), overwrite_filter=EqualTo("id", 3)))
     commit(lambda t: t.append(rows([8], "b")))
     follower = start_follower()
-    wait_for(len(commits) + 1)
+    wait_for(pending())
 
     # The server restarts on the same address; the follower reconnects.
     server.stop()
     commit(lambda t: t.delete(In("id", [4, 8])))
     server = start_server("follow-restarted", argv)
     commit(lambda t: t.append(rows([9, 10], "d")))
-    wait_for(len(commits) + 1)
+    wait_for(pending())
     stop.set()
     follower.join(timeout=10)
 
@@ -246,3 +251,70 @@ def test_follower_process_killed_and_restarted(keyed, lakeflight_bin, start_serv
     seen = printed()
     assert sorted(seen) == sorted(history())
     assert int(checkpoint.read_text()) == history()[-1]
+
+
+def test_resubscribe_across_two_schema_changes(keyed, lakeflight_bin, start_server):
+    """Two columns added, each followed by an append: a subscriber from
+    before both reads the first snapshot in its schema, is told the schema
+    changed, and subscribing again from there reads the next one, and so
+    on; it is never told to resubscribe from where it already is."""
+    from pyiceberg.types import IntegerType
+
+    d, cat = keyed
+    first = cat.load_table("live.keyed").current_snapshot().snapshot_id
+    want = []
+    for col, i in (("x1", 11), ("x2", 12)):
+        t = cat.load_table("live.keyed")
+        with t.update_schema() as u:
+            u.add_column(col, IntegerType())
+        t = cat.load_table("live.keyed")
+        t.append(pa.Table.from_pylist([{"id": i, "v": "s"}], schema=t.schema().as_arrow()))
+        want.append(cat.load_table("live.keyed").current_snapshot().snapshot_id)
+    server = start_server("follow-schemas", [lakeflight_bin, "serve", "--catalog-uri", f"sqlite:///{d}/catalog.db",
+                                             "--warehouse", f"file://{d}/warehouse", "--listen", "127.0.0.1:0"])
+    client = flight.FlightClient(server.uri)
+    try:
+        after, done, ids = first, [], []
+        for _ in range(4):
+            ticket = {"subscribe": "live.keyed", "after": after, "poll_ms": 20, "heartbeat_ms": 100}
+            reader = client.do_get(flight.Ticket(json.dumps(ticket).encode()))
+            while len(done) < len(want):
+                chunk = reader.read_chunk()
+                meta = json.loads(chunk.app_metadata.to_pybytes()) if chunk.app_metadata else {}
+                if chunk.data is not None and chunk.data.num_rows:
+                    assert chunk.data.schema.names[:len(chunk.data.schema) - 4] == reader.schema.names[:len(reader.schema) - 4]
+                    ids += chunk.data.column("id").to_pylist()
+                if meta.get("schema_changed"):
+                    assert meta["snapshot"] == after or meta["snapshot"] in done, meta
+                    after = meta["snapshot"]
+                    break
+                if meta.get("done"):
+                    done.append(meta["snapshot"])
+                    after = meta["snapshot"]
+            reader.cancel()
+            if len(done) == len(want):
+                break
+        assert done == want and ids == [11, 12], (done, ids, want)
+    finally:
+        client.close()
+
+
+def test_first_message_before_any_commit(keyed, lakeflight_bin, start_server):
+    """The schema and a heartbeat come at once, while nothing commits: a
+    client can open its reader and knows where it stands."""
+    d, cat = keyed
+    current = cat.load_table("live.keyed").current_snapshot().snapshot_id
+    server = start_server("follow-first", [lakeflight_bin, "serve", "--catalog-uri", f"sqlite:///{d}/catalog.db",
+                                           "--warehouse", f"file://{d}/warehouse", "--listen", "127.0.0.1:0"])
+    client = flight.FlightClient(server.uri)
+    try:
+        ticket = {"subscribe": "live.keyed", "after": -1, "poll_ms": 20, "heartbeat_ms": 100}
+        reader = client.do_get(flight.Ticket(json.dumps(ticket).encode()), flight.FlightCallOptions(timeout=5))
+        assert reader.schema.names[:2] == ["id", "v"]
+        chunk = reader.read_chunk()
+        meta = json.loads(chunk.app_metadata.to_pybytes())
+        assert meta == {"snapshot": current, "heartbeat": True}, meta
+        assert chunk.data is None or chunk.data.num_rows == 0
+        reader.cancel()
+    finally:
+        client.close()
