@@ -176,22 +176,25 @@ func (p *Planner) tableChanges(ctx context.Context, st *stmt, fc *pg.FuncCall) (
 	if _, err := changes.Snapshots(req); err != nil {
 		return nil, none, err
 	}
-	rowSchema, err := catalog.ArrowSchema(tbl.Schema())
+	// The rows come in the schema at the end of the range, and updates are
+	// paired by its identifier fields.
+	sch := tbl.Schema()
 	if req.To != 0 {
 		if s := tbl.SnapshotByID(req.To); s != nil && s.SchemaID != nil {
 			if sc, ok := tbl.Schemas()[*s.SchemaID]; ok {
-				rowSchema, err = catalog.ArrowSchema(sc)
+				sch = sc
 			}
 		}
 	}
+	rowSchema, err := catalog.ArrowSchema(sch)
 	if err != nil {
 		return nil, none, err
 	}
 	out := changes.Schema(rowSchema)
 	pushable := make([]bool, rowSchema.NumFields())
 	var ids []string
-	for _, id := range tbl.Schema().IdentifierFieldIDs {
-		if f, ok := tbl.Schema().FindFieldByID(id); ok {
+	for _, id := range sch.IdentifierFieldIDs {
+		if f, ok := sch.FindFieldByID(id); ok {
 			ids = append(ids, f.Name)
 		}
 	}
