@@ -18,3 +18,10 @@ func ReadsNatively(p *Plan) bool { return p.native != nil }
 // SetProbes turns the dictionary and bloom filter tests of row groups on
 // or off for the files a native plan opens from now on.
 func SetProbes(p *Plan, on bool) { p.native.noProbes = !on }
+
+// ForgetWholePlans empties the cache of whole-snapshot plans, so that the
+// next plan reads the manifests.
+func ForgetWholePlans() { wholePlans.Purge() }
+
+// PrunedPlans counts the plans pruned from a cached whole-snapshot plan.
+func PrunedPlans() int64 { return prunedPlans.Load() }

@@ -178,10 +178,14 @@ func newPlan(ctx context.Context, req Request) (*Plan, error) {
 		}
 	}
 	if p.snapshotID != 0 {
-		p.tasks, err = sc.PlanFiles(ctx)
+		tasks, ok, err := prunedFromWhole(ctx, req, p.snapshotID)
+		if err == nil && !ok {
+			tasks, err = sc.PlanFiles(ctx)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("plan files of %s: %w", strings.Join(req.Table.Identifier(), "."), err)
 		}
+		p.tasks = tasks
 	}
 	// A stable order makes partitioning across endpoints deterministic.
 	slices.SortFunc(p.tasks, func(a, b table.FileScanTask) int {
