@@ -21,7 +21,10 @@ func SetProbes(p *Plan, on bool) { p.native.noProbes = !on }
 
 // ForgetWholePlans empties the cache of whole-snapshot plans, so that the
 // next plan reads the manifests.
-func ForgetWholePlans() { wholePlans.Purge() }
+func ForgetWholePlans() {
+	wholePlans.Purge()
+	seen.Purge()
+}
 
 // PrunedPlans counts the plans pruned from a cached whole-snapshot plan.
 func PrunedPlans() int64 { return prunedPlans.Load() }

@@ -3,6 +3,7 @@ package scan
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/apache/iceberg-go"
@@ -13,17 +14,83 @@ import (
 // wholePlans keeps the plan of whole snapshots (every live data file with
 // its delete files, no filter), by table metadata file and snapshot: a
 // snapshot's files never change, so a request with a new filter prunes
-// this list instead of reading and decoding every manifest again.
-var wholePlans, _ = lru.New[string, []table.FileScanTask](64)
+// this list instead of reading and decoding every manifest again. A
+// snapshot is planned whole once it has been planned with a filter
+// before (seen), or when asked for without one.
+var (
+	wholePlans, _ = lru.New[string, *wholePlan](64)
+	seen, _       = lru.New[string, bool](1024)
+)
 
 // prunedPlans counts the plans pruned from a whole plan (for tests).
 var prunedPlans atomic.Int64
 
+// wholePlan is a snapshot's whole plan and, decoded on first use, the
+// bounds of each column over its files.
+type wholePlan struct {
+	tasks []table.FileScanTask
+	mu    sync.Mutex
+	cols  map[int]*colBounds
+}
+
+// colBounds are one column's bounds and counts, per file (kind 0: no
+// bound; -1: no count).
+type colBounds struct {
+	lo, hi        []ordered
+	nulls, values []int64
+}
+
+func (w *wholePlan) column(f iceberg.NestedField) *colBounds {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if c, ok := w.cols[f.ID]; ok {
+		return c
+	}
+	n := len(w.tasks)
+	c := &colBounds{lo: make([]ordered, n), hi: make([]ordered, n), nulls: make([]int64, n), values: make([]int64, n)}
+	_, primitive := f.Type.(iceberg.PrimitiveType)
+	_, decimal := f.Type.(iceberg.DecimalType)
+	for i, t := range w.tasks {
+		c.nulls[i], c.values[i] = -1, -1
+		if v, ok := t.File.NullValueCounts()[f.ID]; ok {
+			c.nulls[i] = v
+		}
+		if v, ok := t.File.ValueCounts()[f.ID]; ok {
+			c.values[i] = v
+		}
+		if !primitive || decimal {
+			continue
+		}
+		lo, okLo := t.File.LowerBoundValues()[f.ID]
+		hi, okHi := t.File.UpperBoundValues()[f.ID]
+		if !okLo || !okHi {
+			continue
+		}
+		l, err1 := iceberg.LiteralFromBytes(f.Type, lo)
+		h, err2 := iceberg.LiteralFromBytes(f.Type, hi)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		lv, ok1 := orderValue(l)
+		hv, ok2 := orderValue(h)
+		if ok1 && ok2 && lv.kind == hv.kind {
+			c.lo[i], c.hi[i] = lv, hv
+		}
+	}
+	if w.cols == nil {
+		w.cols = map[int]*colBounds{}
+	}
+	w.cols[f.ID] = c
+	return c
+}
+
 // prunedFromWhole plans req from its snapshot's whole plan, keeping the
 // files whose column bounds and null counts may hold a matching row. It
-// declines (ok false) where iceberg-go's own planning could prune more:
-// partition transforms other than identity and time ones (bucket,
-// truncate), and files without bounds on a filtered column.
+// declines (ok false) where iceberg-go's own planning does better: on the
+// first filtered plan of a snapshot (a selective filter prunes whole
+// manifests there), for partition transforms other than identity and
+// time ones (bucket, truncate), and for files without bounds on a
+// filtered column.
 func prunedFromWhole(ctx context.Context, req Request, snapshotID int64) (tasks []table.FileScanTask, ok bool, err error) {
 	tbl := req.Table
 	loc := tbl.MetadataLocation()
@@ -55,29 +122,36 @@ func prunedFromWhole(ctx context.Context, req Request, snapshotID int64) (tasks 
 	key := fmt.Sprintf("%s\x00%d", loc, snapshotID)
 	whole, found := wholePlans.Get(key)
 	if !found {
-		if whole, err = tbl.Scan(table.WithSnapshotID(snapshotID), table.WithCaseSensitive(true)).PlanFiles(ctx); err != nil {
+		if bound != nil {
+			if _, again := seen.Get(key); !again {
+				seen.Add(key, true)
+				return nil, false, nil
+			}
+		}
+		all, err := tbl.Scan(table.WithSnapshotID(snapshotID), table.WithCaseSensitive(true)).PlanFiles(ctx)
+		if err != nil {
 			return nil, false, err
 		}
+		whole = &wholePlan{tasks: all}
 		wholePlans.Add(key, whole)
 	}
-	out := make([]table.FileScanTask, 0, len(whole))
-	for _, t := range whole {
-		keep := true
-		if bound != nil {
-			v, err := iceberg.VisitExpr(bound, &fileBounds{file: t.File})
-			if err != nil {
-				return nil, false, nil
-			}
-			if v == boundsMissing {
-				return nil, false, nil
-			}
-			keep = v != rowsCannotMatch
+	test := func(int) verdict { return rowsMightMatch }
+	if bound != nil {
+		if test, err = iceberg.VisitExpr(bound, &fileTests{plan: whole}); err != nil {
+			return nil, false, nil
 		}
-		if keep {
-			// The plan's filter applies to every file (no residual).
-			t.Residual = nil
-			out = append(out, t)
+	}
+	out := make([]table.FileScanTask, 0, len(whole.tasks))
+	for i, t := range whole.tasks {
+		switch test(i) {
+		case boundsMissing:
+			return nil, false, nil
+		case rowsCannotMatch:
+			continue
 		}
+		// The plan's filter applies to every file (no residual).
+		t.Residual = nil
+		out = append(out, t)
 	}
 	prunedPlans.Add(1)
 	return out, true, nil
@@ -88,82 +162,81 @@ func prunedFromWhole(ctx context.Context, req Request, snapshotID int64) (tasks 
 // more.
 const boundsMissing verdict = -1
 
-// fileBounds evaluates a bound filter against one data file's column
-// bounds and null counts: rowsCannotMatch when no row can satisfy it,
-// rowsMightMatch otherwise (it never claims every row matches).
-type fileBounds struct {
-	file iceberg.DataFile
+// fileTests compiles a bound filter into a test of the files of a whole
+// plan (by index) against their column bounds and null counts:
+// rowsCannotMatch when no row of the file can satisfy it, rowsMightMatch
+// otherwise (it never claims every row matches).
+type fileTests struct {
+	plan *wholePlan
 }
 
-func (fileBounds) VisitTrue() verdict  { return rowsMightMatch }
-func (fileBounds) VisitFalse() verdict { return rowsCannotMatch }
-func (fileBounds) VisitNot(verdict) verdict {
-	return rowsMightMatch
+type fileTest = func(i int) verdict
+
+func constFile(v verdict) fileTest { return func(int) verdict { return v } }
+
+func (fileTests) VisitTrue() fileTest        { return constFile(rowsMightMatch) }
+func (fileTests) VisitFalse() fileTest       { return constFile(rowsCannotMatch) }
+func (fileTests) VisitNot(fileTest) fileTest { return constFile(rowsMightMatch) }
+func (fileTests) VisitUnbound(iceberg.UnboundPredicate) fileTest {
+	return constFile(rowsMightMatch)
 }
 
-func (fileBounds) VisitAnd(l, r verdict) verdict {
-	switch {
-	case l == boundsMissing || r == boundsMissing:
-		return boundsMissing
-	case l == rowsCannotMatch || r == rowsCannotMatch:
-		return rowsCannotMatch
+func (fileTests) VisitAnd(l, r fileTest) fileTest {
+	return func(i int) verdict {
+		a, b := l(i), r(i)
+		switch {
+		case a == boundsMissing || b == boundsMissing:
+			return boundsMissing
+		case a == rowsCannotMatch || b == rowsCannotMatch:
+			return rowsCannotMatch
+		}
+		return rowsMightMatch
 	}
-	return rowsMightMatch
 }
 
-func (fileBounds) VisitOr(l, r verdict) verdict {
-	switch {
-	case l == boundsMissing || r == boundsMissing:
-		return boundsMissing
-	case l == rowsCannotMatch && r == rowsCannotMatch:
-		return rowsCannotMatch
+func (fileTests) VisitOr(l, r fileTest) fileTest {
+	return func(i int) verdict {
+		a, b := l(i), r(i)
+		switch {
+		case a == boundsMissing || b == boundsMissing:
+			return boundsMissing
+		case a == rowsCannotMatch && b == rowsCannotMatch:
+			return rowsCannotMatch
+		}
+		return rowsMightMatch
 	}
-	return rowsMightMatch
 }
 
-func (fileBounds) VisitUnbound(iceberg.UnboundPredicate) verdict { return rowsMightMatch }
-
-func (b *fileBounds) VisitBound(p iceberg.BoundPredicate) verdict {
+func (ft *fileTests) VisitBound(p iceberg.BoundPredicate) fileTest {
 	field := p.Term().Ref().Field()
-	id := field.ID
-	switch p.Op() {
-	case iceberg.OpIsNull:
-		if n, ok := b.file.NullValueCounts()[id]; ok && n == 0 {
-			return rowsCannotMatch
-		}
-		return rowsMightMatch
-	case iceberg.OpNotNull:
-		n, okN := b.file.NullValueCounts()[id]
-		v, okV := b.file.ValueCounts()[id]
-		if okN && okV && n == v {
-			return rowsCannotMatch
-		}
-		return rowsMightMatch
-	case iceberg.OpEQ, iceberg.OpLT, iceberg.OpLTEQ, iceberg.OpGT, iceberg.OpGTEQ, iceberg.OpIn:
+	op := p.Op()
+	switch op {
+	case iceberg.OpIsNull, iceberg.OpNotNull, iceberg.OpEQ, iceberg.OpLT, iceberg.OpLTEQ, iceberg.OpGT, iceberg.OpGTEQ, iceberg.OpIn:
 	default:
-		return rowsMightMatch
+		return constFile(rowsMightMatch)
 	}
-	if _, primitive := field.Type.(iceberg.PrimitiveType); !primitive {
-		return rowsMightMatch
-	}
-	if _, isDecimal := field.Type.(iceberg.DecimalType); isDecimal {
-		return rowsMightMatch
-	}
-	lo, okLo := b.file.LowerBoundValues()[id]
-	hi, okHi := b.file.UpperBoundValues()[id]
-	if !okLo || !okHi {
-		if v, ok := b.file.ValueCounts()[id]; ok {
-			if n, ok := b.file.NullValueCounts()[id]; ok && n == v {
-				// Only NULLs: no comparison holds.
+	c := ft.plan.column(field)
+	switch op {
+	case iceberg.OpIsNull:
+		return func(i int) verdict {
+			if c.nulls[i] == 0 {
 				return rowsCannotMatch
 			}
+			return rowsMightMatch
 		}
-		return boundsMissing
+	case iceberg.OpNotNull:
+		return func(i int) verdict {
+			if c.nulls[i] >= 0 && c.nulls[i] == c.values[i] {
+				return rowsCannotMatch
+			}
+			return rowsMightMatch
+		}
 	}
-	lower, err1 := iceberg.LiteralFromBytes(field.Type, lo)
-	upper, err2 := iceberg.LiteralFromBytes(field.Type, hi)
-	if err1 != nil || err2 != nil {
-		return rowsMightMatch
+	if _, primitive := field.Type.(iceberg.PrimitiveType); !primitive {
+		return constFile(rowsMightMatch)
+	}
+	if _, decimal := field.Type.(iceberg.DecimalType); decimal {
+		return constFile(rowsMightMatch)
 	}
 	var lits []iceberg.Literal
 	switch x := p.(type) {
@@ -172,57 +245,59 @@ func (b *fileBounds) VisitBound(p iceberg.BoundPredicate) verdict {
 	case iceberg.BoundSetPredicate:
 		lits = x.Literals().Members()
 	default:
-		return rowsMightMatch
+		return constFile(rowsMightMatch)
 	}
-	outside := func(v iceberg.Literal) (bool, bool) {
-		cl, ok1 := compareLiterals(v, lower)
-		ch, ok2 := compareLiterals(v, upper)
-		if !ok1 || !ok2 {
-			return false, false
+	vals := make([]ordered, 0, len(lits))
+	for _, l := range lits {
+		v, ok := orderValue(l)
+		if !ok || (v.kind == ordFloat && v.f != v.f) {
+			return constFile(rowsMightMatch)
 		}
-		switch p.Op() {
-		case iceberg.OpEQ, iceberg.OpIn:
-			return cl < 0 || ch > 0, true
-		case iceberg.OpLT: // x < v: no x when lower >= v
-			return cl <= 0, true
-		case iceberg.OpLTEQ:
-			return cl < 0, true
-		case iceberg.OpGT: // x > v: no x when upper <= v
-			return ch >= 0, true
-		case iceberg.OpGTEQ:
-			return ch > 0, true
-		}
-		return false, false
+		vals = append(vals, v)
 	}
-	for _, v := range lits {
-		out, ok := outside(v)
-		if !ok || !out {
-			return rowsMightMatch
+	return func(i int) verdict {
+		lo, hi := c.lo[i], c.hi[i]
+		if lo.kind == 0 {
+			if c.nulls[i] >= 0 && c.nulls[i] == c.values[i] {
+				return rowsCannotMatch // only NULLs: no comparison holds
+			}
+			return boundsMissing
 		}
+		for _, v := range vals {
+			if v.kind != lo.kind {
+				return rowsMightMatch
+			}
+			cl, ch := compareOrdered(v, lo), compareOrdered(v, hi)
+			var outside bool
+			switch op {
+			case iceberg.OpEQ, iceberg.OpIn:
+				outside = cl < 0 || ch > 0
+			case iceberg.OpLT: // x < v: no x when lower >= v
+				outside = cl <= 0
+			case iceberg.OpLTEQ:
+				outside = cl < 0
+			case iceberg.OpGT: // x > v: no x when upper <= v
+				outside = ch >= 0
+			case iceberg.OpGTEQ:
+				outside = ch > 0
+			}
+			if !outside {
+				return rowsMightMatch
+			}
+		}
+		return rowsCannotMatch
 	}
-	return rowsCannotMatch
 }
 
-// compareLiterals orders two literals of one primitive type (ok false for
-// types it does not order).
-func compareLiterals(a, b iceberg.Literal) (int, bool) {
-	ai, aok := orderValue(a)
-	bi, bok := orderValue(b)
-	if !aok || !bok || ai.kind != bi.kind {
-		return 0, false
-	}
-	switch ai.kind {
+// compareOrdered orders two values of one kind.
+func compareOrdered(a, b ordered) int {
+	switch a.kind {
 	case ordInt:
-		return cmpOrdered(ai.i, bi.i), true
+		return cmpOrdered(a.i, b.i)
 	case ordFloat:
-		if ai.f != ai.f || bi.f != bi.f { // NaN
-			return 0, false
-		}
-		return cmpOrdered(ai.f, bi.f), true
-	case ordString:
-		return cmpOrdered(ai.s, bi.s), true
+		return cmpOrdered(a.f, b.f)
 	}
-	return 0, false
+	return cmpOrdered(a.s, b.s)
 }
 
 func cmpOrdered[T int64 | float64 | string](a, b T) int {

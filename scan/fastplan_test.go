@@ -30,8 +30,18 @@ func TestPlanFromWholeSnapshot(t *testing.T) {
 		iceberg.IsNull(ref("id")),
 		iceberg.NewNot(iceberg.EqualTo(ref("id"), int64(3))),
 	}
+	// The first filtered plan of a snapshot goes through iceberg-go (a
+	// selective filter prunes whole manifests there); the next ones prune
+	// the whole plan made then.
+	scan.ForgetWholePlans()
+	before := scan.PrunedPlans()
+	if _, err := scan.NewPlan(ctx, scan.Request{Table: tbl, Filter: iceberg.EqualTo(ref("id"), int64(-7)), PruneOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	if scan.PrunedPlans() != before {
+		t.Errorf("the first filtered plan was pruned from a whole plan")
+	}
 	for _, f := range filters {
-		scan.ForgetWholePlans()
 		before := scan.PrunedPlans()
 		p, err := scan.NewPlan(ctx, scan.Request{Table: tbl, Filter: f, PruneOnly: true})
 		if err != nil {
