@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,10 +36,6 @@ type binder struct {
 	outer *binder
 	// correlated collects the outer columns this query references.
 	correlated bool
-	// used records, per FROM source, the field paths referenced; usedAll
-	// the sources whose every column is needed.
-	used    map[int]map[string]bool
-	usedAll map[int]bool
 	// aggOK allows aggregate calls (select list, HAVING, ORDER BY); where
 	// names the clause being bound, for errors.
 	aggOK bool
@@ -51,22 +46,12 @@ type binder struct {
 }
 
 func newBinder(sc *scope, st *stmt) *binder {
-	return &binder{sc: sc, st: st, used: map[int]map[string]bool{}, usedAll: map[int]bool{}}
+	return &binder{sc: sc, st: st}
 }
 
 type selectItem struct {
 	name string
 	e    expr.Expr
-}
-
-func (b *binder) use(c scopeCol, path string) {
-	if c.src < 0 {
-		return
-	}
-	if b.used[c.src] == nil {
-		b.used[c.src] = map[string]bool{}
-	}
-	b.used[c.src][path] = true
 }
 
 func (b *binder) selectList(targets []*pg.Node) ([]selectItem, error) {
@@ -97,9 +82,6 @@ func (b *binder) selectList(targets []*pg.Node) ([]selectItem, error) {
 				for i, c := range b.sc.cols {
 					if (qual != "" && !qualifies(c, qual)) || skip[i] {
 						continue
-					}
-					if c.src >= 0 {
-						b.usedAll[c.src] = true
 					}
 					items = append(items, selectItem{name: c.field.Name, e: &expr.Column{Index: i, Name: c.field.Name, Type: c.field.Type}})
 				}
@@ -155,7 +137,7 @@ func (b *binder) column(names []string, loc int32) (expr.Expr, error) {
 	if m := b.mergedRef(names); m != nil {
 		return m, nil
 	}
-	col, sc, err := b.sc.resolve(names, loc)
+	col, err := b.sc.resolve(names, loc)
 	if err != nil {
 		if b.outer != nil && errors.Is(err, ErrNoSuchColumn) {
 			if e, oerr := b.outer.column(names, loc); oerr == nil {
@@ -169,7 +151,6 @@ func (b *binder) column(names []string, loc int32) (expr.Expr, error) {
 		}
 		return nil, err
 	}
-	b.use(sc, col.Name)
 	return col, nil
 }
 
@@ -183,8 +164,6 @@ func (b *binder) mergedRef(names []string) expr.Expr {
 			continue
 		}
 		lc, rc := b.sc.cols[m.left], b.sc.cols[m.right]
-		b.use(lc, lc.field.Name)
-		b.use(rc, rc.field.Name)
 		l := &expr.Column{Index: m.left, Name: lc.field.Name, Type: lc.field.Type}
 		r := &expr.Column{Index: m.right, Name: rc.field.Name, Type: rc.field.Type}
 		switch {
@@ -200,37 +179,6 @@ func (b *binder) mergedRef(names []string) expr.Expr {
 		return l
 	}
 	return nil
-}
-
-// neededFields lists the field paths a scan of source src must read; nil
-// means all of them.
-func (b *binder) neededFields(src int, full *arrow.Schema) []string {
-	if b.usedAll[src] {
-		return nil
-	}
-	var out []string
-	for p := range b.used[src] {
-		out = append(out, p)
-	}
-	slices.Sort(out)
-	var kept []string
-	for _, p := range out {
-		covered := false
-		for _, q := range kept {
-			if strings.HasPrefix(p, q+".") {
-				covered = true
-			}
-		}
-		if !covered {
-			kept = append(kept, p)
-		}
-	}
-	if len(kept) == 0 && full.NumFields() > 0 {
-		// Nothing referenced (SELECT count(*) FROM t): read the first
-		// column to learn row counts.
-		return []string{full.Field(0).Name}
-	}
-	return kept
 }
 
 func (b *binder) valueExpr(n *pg.Node) (expr.Expr, error) {

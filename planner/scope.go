@@ -83,7 +83,7 @@ func (s *scope) lookup(qual, name string) ([]int, error) {
 }
 
 // resolve binds a dotted name: [qualifier.]column[.field...].
-func (s *scope) resolve(names []string, loc int32) (*expr.Column, scopeCol, error) {
+func (s *scope) resolve(names []string, loc int32) (*expr.Column, error) {
 	var qual string
 	rest := names
 	// A qualifier may be one name (alias or table) or two (namespace.table).
@@ -101,9 +101,9 @@ func (s *scope) resolve(names []string, loc int32) (*expr.Column, scopeCol, erro
 	idx, _ := s.lookup(qual, rest[0])
 	if len(idx) == 0 {
 		if qual == "" && len(names) > 1 && s.hasQualifier(names[0]) {
-			return nil, scopeCol{}, s.noColumn(names[0]+"."+names[1], loc)
+			return nil, s.noColumn(names[0]+"."+names[1], loc)
 		}
-		return nil, scopeCol{}, s.noColumn(strings.Join(names, "."), loc)
+		return nil, s.noColumn(strings.Join(names, "."), loc)
 	}
 	if len(idx) > 1 {
 		var where []string
@@ -112,7 +112,7 @@ func (s *scope) resolve(names []string, loc int32) (*expr.Column, scopeCol, erro
 				where = append(where, s.cols[i].quals[0]+"."+s.cols[i].field.Name)
 			}
 		}
-		return nil, scopeCol{}, invalid("column reference %q at position %d is ambiguous (%s)", rest[0], loc+1, strings.Join(where, ", "))
+		return nil, invalid("column reference %q at position %d is ambiguous (%s)", rest[0], loc+1, strings.Join(where, ", "))
 	}
 	i := idx[0]
 	c := s.cols[i]
@@ -122,11 +122,11 @@ func (s *scope) resolve(names []string, loc int32) (*expr.Column, scopeCol, erro
 	for _, n := range rest[1:] {
 		st, isStruct := f.Type.(*arrow.StructType)
 		if !isStruct {
-			return nil, scopeCol{}, invalid("%s is of type %s, not a struct: cannot select field %q", strings.Join(path, "."), f.Type, n)
+			return nil, invalid("%s is of type %s, not a struct: cannot select field %q", strings.Join(path, "."), f.Type, n)
 		}
 		j, cf, ok := findField(st.Fields(), n)
 		if !ok {
-			return nil, scopeCol{}, fmt.Errorf("%w: %s.%s", ErrNoSuchColumn, strings.Join(path, "."), n)
+			return nil, fmt.Errorf("%w: %s.%s", ErrNoSuchColumn, strings.Join(path, "."), n)
 		}
 		col.Path = append(col.Path, j)
 		f = cf
@@ -134,7 +134,7 @@ func (s *scope) resolve(names []string, loc int32) (*expr.Column, scopeCol, erro
 	}
 	col.Type = f.Type
 	col.Name = strings.Join(path, ".")
-	return col, c, nil
+	return col, nil
 }
 
 func (s *scope) noColumn(name string, loc int32) error {

@@ -310,16 +310,14 @@ func (p *Planner) bindSelect(b *binder, sel *pg.SelectStmt, root *rel) (*bound, 
 		b.where = "JOIN conditions"
 		var conds []expr.Expr
 		for _, u := range r.using {
-			l, lc, err := (&scope{cols: full.cols[r.left.lo:r.left.hi]}).resolve([]string{u}, 0)
+			l, err := (&scope{cols: full.cols[r.left.lo:r.left.hi]}).resolve([]string{u}, 0)
 			if err != nil {
 				return fmt.Errorf("USING (%s): %w", u, err)
 			}
-			rr, rc, err := (&scope{cols: full.cols[r.right.lo:r.right.hi]}).resolve([]string{u}, 0)
+			rr, err := (&scope{cols: full.cols[r.right.lo:r.right.hi]}).resolve([]string{u}, 0)
 			if err != nil {
 				return fmt.Errorf("USING (%s): %w", u, err)
 			}
-			b.use(lc, l.Name)
-			b.use(rc, rr.Name)
 			rr.Index += r.right.lo - r.lo
 			l.Index += r.left.lo - r.lo
 			lu, ru, err := b.unifyPair(l, rr)
