@@ -159,7 +159,9 @@ func TestFullIndexLookupsAndRefresh(t *testing.T) {
 	d.commit(t, func(tx *table.Transaction) error {
 		return tx.OverwriteTable(wctx, dimRows([]int64{5}, "new"), 10, nil, table.WithOverwriteFilter(iceberg.EqualTo(iceberg.Reference("id"), int64(5))))
 	})
-	d.commit(t, func(tx *table.Transaction) error { return tx.Delete(wctx, iceberg.EqualTo(iceberg.Reference("id"), int64(999)), nil) })
+	d.commit(t, func(tx *table.Transaction) error {
+		return tx.Delete(wctx, iceberg.EqualTo(iceberg.Reference("id"), int64(999)), nil)
+	})
 	d.commit(t, func(tx *table.Transaction) error { return tx.AppendTable(wctx, dimRows([]int64{2000}, "s"), 10, nil) })
 	tbl := d.load(t)
 	v2, err := v1.Refresh(ctx, tbl)
@@ -182,7 +184,9 @@ func TestFullIndexLookupsAndRefresh(t *testing.T) {
 	for i := int64(1); i <= 300; i++ {
 		many = append(many, i)
 	}
-	d.commit(t, func(tx *table.Transaction) error { return tx.Delete(wctx, iceberg.LessThanEqual(iceberg.Reference("id"), int64(300)), nil) })
+	d.commit(t, func(tx *table.Transaction) error {
+		return tx.Delete(wctx, iceberg.LessThanEqual(iceberg.Reference("id"), int64(300)), nil)
+	})
 	d.commit(t, func(tx *table.Transaction) error { return tx.AppendTable(wctx, dimRows(many, "again"), 1000, nil) })
 	v3, err := v2.Refresh(ctx, d.load(t))
 	if err != nil {
