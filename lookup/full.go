@@ -12,6 +12,7 @@ package lookup
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -226,56 +227,134 @@ func (r *rows) release() {
 // (the old base stays for the versions that still use it).
 func (ix *Index) compact(ctx context.Context) (*Index, error) {
 	defer ix.Release()
-	mem := compute.GetAllocator(ctx)
-	base := newRows(ix.Len())
-	bld := array.NewRecordBuilder(mem, ix.schema)
-	defer bld.Release()
-	n := 0
-	flush := func() {
-		if n > 0 {
-			base.add(bld.NewRecordBatch(), ix.keyCols)
-			n = 0
-		}
-	}
-	appendRow := func(rec arrow.RecordBatch, row int) error {
-		for c := range ix.schema.NumFields() {
-			if err := appendValue(bld.Field(c), rec.Column(c), row); err != nil {
-				return err
-			}
-		}
-		n++
-		if n == 64*1024 {
-			flush()
-		}
-		return nil
-	}
+	var picks []pick
 	for k, l := range ix.base.keys {
-		if _, changed := ix.overlay.keys[k]; changed {
-			continue
-		}
-		if err := appendRow(ix.base.batches[l.batch], int(l.row)); err != nil {
-			base.unref()
-			return nil, err
+		if _, changed := ix.overlay.keys[k]; !changed {
+			picks = append(picks, pick{from: ix.base, at: l})
 		}
 	}
 	for _, l := range ix.overlay.keys {
-		if l == nil {
-			continue
+		if l != nil {
+			picks = append(picks, pick{from: ix.overlay, at: l})
 		}
-		if err := appendRow(ix.overlay.batches[l.batch], int(l.row)); err != nil {
+	}
+	base := newRows(len(picks))
+	if len(picks) > 0 {
+		rec, err := ix.gather(ctx, picks)
+		if err != nil {
 			base.unref()
 			return nil, err
 		}
+		base.add(rec, ix.keyCols)
 	}
-	flush()
 	return &Index{table: ix.table, snapshot: ix.snapshot, schema: ix.schema, keyCols: ix.keyCols, base: base, overlay: newRows(0)}, nil
 }
 
-// appendValue appends row i of a to b (same type).
-func appendValue(b array.Builder, a arrow.Array, i int) error {
-	s := array.NewSlice(a, int64(i), int64(i+1))
-	defer s.Release()
-	return b.AppendValueFromString(s.ValueStr(0))
+// pick is one row to gather: where it is, or none for a NULL row.
+type pick struct {
+	from *rows
+	at   *loc
+}
+
+// gather builds a batch of the picked rows, in order: the rows of each
+// source batch are taken at once, then put in place, NULL rows where
+// nothing was picked.
+func (ix *Index) gather(ctx context.Context, picks []pick) (arrow.RecordBatch, error) {
+	mem := compute.GetAllocator(ctx)
+	type group struct {
+		rec  arrow.RecordBatch
+		rows []int64
+	}
+	var groups []*group
+	groupOf := map[arrow.RecordBatch]int{}
+	pb := array.NewInt64Builder(mem)
+	defer pb.Release()
+	type place struct{ g, i int }
+	places := make([]place, len(picks))
+	for i, p := range picks {
+		if p.at == nil {
+			places[i] = place{-1, 0}
+			continue
+		}
+		rec := p.from.batches[p.at.batch]
+		g, ok := groupOf[rec]
+		if !ok {
+			g = len(groups)
+			groupOf[rec] = g
+			groups = append(groups, &group{rec: rec})
+		}
+		places[i] = place{g, len(groups[g].rows)}
+		groups[g].rows = append(groups[g].rows, int64(p.at.row))
+	}
+	offsets := make([]int64, len(groups)+1)
+	for i, g := range groups {
+		offsets[i+1] = offsets[i] + int64(len(g.rows))
+	}
+	for _, pl := range places {
+		if pl.g < 0 {
+			pb.AppendNull()
+		} else {
+			pb.Append(offsets[pl.g] + int64(pl.i))
+		}
+	}
+	perm := pb.NewArray()
+	defer perm.Release()
+	idx := make([]arrow.Array, len(groups))
+	for i, g := range groups {
+		b := array.NewInt64Builder(mem)
+		b.AppendValues(g.rows, nil)
+		idx[i] = b.NewArray()
+		b.Release()
+	}
+	defer func() {
+		for _, a := range idx {
+			a.Release()
+		}
+	}()
+	cols := make([]arrow.Array, ix.schema.NumFields())
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for c, f := range ix.schema.Fields() {
+		if len(groups) == 0 {
+			cols[c] = array.MakeArrayOfNull(mem, f.Type, len(picks))
+			continue
+		}
+		pieces := make([]arrow.Array, 0, len(groups))
+		for i, g := range groups {
+			t, err := compute.TakeArray(ctx, g.rec.Column(c), idx[i])
+			if err != nil {
+				for _, p := range pieces {
+					p.Release()
+				}
+				return nil, err
+			}
+			pieces = append(pieces, t)
+		}
+		all := pieces[0]
+		if len(pieces) > 1 {
+			var err error
+			all, err = array.Concatenate(pieces, mem)
+			for _, p := range pieces {
+				p.Release()
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		out, err := compute.TakeArray(ctx, all, perm)
+		all.Release()
+		if err != nil {
+			return nil, err
+		}
+		cols[c] = out
+	}
+	out := array.NewRecordBatch(ix.schema, cols, int64(len(picks)))
+	return out, nil
 }
 
 // Lookup finds the rows of keys (one array per key column, in key order)
@@ -285,7 +364,6 @@ func (ix *Index) Lookup(ctx context.Context, keys []arrow.Array) (arrow.RecordBa
 	if len(keys) != len(ix.keyCols) {
 		return nil, fmt.Errorf("lookup in %s: %d key columns given, the key has %d", strings.Join(ix.table, "."), len(keys), len(ix.keyCols))
 	}
-	mem := compute.GetAllocator(ctx)
 	n := 0
 	if len(keys) > 0 {
 		n = keys[0].Len()
@@ -298,30 +376,19 @@ func (ix *Index) Lookup(ctx context.Context, keys []arrow.Array) (arrow.RecordBa
 	for i := range all {
 		all[i] = i
 	}
-	bld := array.NewRecordBuilder(mem, ix.schema)
-	defer bld.Release()
+	picks := make([]pick, n)
 	for i := range n {
-		var l *loc
-		var from *rows
-		if !anyNull(probeRec, i) {
-			k := encodeKey(probeRec, i, all)
-			if ol, ok := ix.overlay.keys[k]; ok {
-				l, from = ol, ix.overlay
-			} else if bl, ok := ix.base.keys[k]; ok {
-				l, from = bl, ix.base
-			}
+		if anyNull(probeRec, i) {
+			continue
 		}
-		for c := range ix.schema.NumFields() {
-			if l == nil {
-				bld.Field(c).AppendNull()
-				continue
-			}
-			if err := appendValue(bld.Field(c), from.batches[l.batch].Column(c), int(l.row)); err != nil {
-				return nil, err
-			}
+		k := encodeKey(probeRec, i, all)
+		if ol, ok := ix.overlay.keys[k]; ok {
+			picks[i] = pick{from: ix.overlay, at: ol}
+		} else if bl, ok := ix.base.keys[k]; ok {
+			picks[i] = pick{from: ix.base, at: bl}
 		}
 	}
-	return bld.NewRecordBatch(), nil
+	return ix.gather(ctx, picks)
 }
 
 func keyFields(keys []arrow.Array) []arrow.Field {
@@ -344,12 +411,41 @@ func anyNull(rec arrow.RecordBatch, i int) bool {
 // encodeKey renders the key columns of row i so that equal keys encode
 // alike (and values of different columns cannot run together).
 func encodeKey(rec arrow.RecordBatch, i int, cols []int) string {
+	if len(cols) == 1 {
+		if v, ok := intValue(rec.Column(cols[0]), i); ok {
+			var b [8]byte
+			binary.LittleEndian.PutUint64(b[:], uint64(v))
+			return string(b[:])
+		}
+	}
 	var sb strings.Builder
 	for _, c := range cols {
 		s := rec.Column(c).ValueStr(i)
 		fmt.Fprintf(&sb, "%d:%s", len(s), s)
 	}
 	return sb.String()
+}
+
+// intValue reads an integer key of any width (so that an int32 probe
+// finds an int64 key).
+func intValue(a arrow.Array, i int) (int64, bool) {
+	switch x := a.(type) {
+	case *array.Int64:
+		return x.Value(i), true
+	case *array.Int32:
+		return int64(x.Value(i)), true
+	case *array.Int16:
+		return int64(x.Value(i)), true
+	case *array.Int8:
+		return int64(x.Value(i)), true
+	case *array.Uint32:
+		return int64(x.Value(i)), true
+	case *array.Uint16:
+		return int64(x.Value(i)), true
+	case *array.Uint8:
+		return int64(x.Value(i)), true
+	}
+	return 0, false
 }
 
 // conform views rec with the index's schema (same layout).

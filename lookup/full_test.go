@@ -45,7 +45,26 @@ type dim struct {
 	ident table.Identifier
 }
 
-func newDim(t *testing.T, keyed bool) *dim {
+func newDim(t *testing.T, keyed bool) *dim { return newDimTB(t, keyed) }
+
+func newDimB(b *testing.B) *dim { return newDimTB(b, true) }
+
+func (d *dim) commitB(b *testing.B, fn func(tx *table.Transaction) error) {
+	b.Helper()
+	tbl, err := d.cat.LoadTable(context.Background(), d.ident)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tx := tbl.NewTransaction()
+	if err := fn(tx); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := tx.Commit(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func newDimTB(t testing.TB, keyed bool) *dim {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
