@@ -21,6 +21,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/lakeflight/lakeflight/catalog"
@@ -324,6 +325,10 @@ func (ix *Index) gather(ctx context.Context, picks []pick) (arrow.RecordBatch, e
 			cols[c] = array.MakeArrayOfNull(mem, f.Type, len(picks))
 			continue
 		}
+		if col := copyRows(mem, f.Type, c, picks); col != nil {
+			cols[c] = col
+			continue
+		}
 		pieces := make([]arrow.Array, 0, len(groups))
 		for i, g := range groups {
 			t, err := compute.TakeArray(ctx, g.rec.Column(c), idx[i])
@@ -377,9 +382,22 @@ func (ix *Index) Lookup(ctx context.Context, keys []arrow.Array) (arrow.RecordBa
 		all[i] = i
 	}
 	picks := make([]pick, n)
+	var buf [8]byte
 	for i := range n {
 		if anyNull(probeRec, i) {
 			continue
+		}
+		if len(keys) == 1 {
+			if v, ok := intValue(keys[0], i); ok {
+				// The map index converts without allocating.
+				binary.LittleEndian.PutUint64(buf[:], uint64(v))
+				if ol, ok := ix.overlay.keys[string(buf[:])]; ok {
+					picks[i] = pick{from: ix.overlay, at: ol}
+				} else if bl, ok := ix.base.keys[string(buf[:])]; ok {
+					picks[i] = pick{from: ix.base, at: bl}
+				}
+				continue
+			}
 		}
 		k := encodeKey(probeRec, i, all)
 		if ol, ok := ix.overlay.keys[k]; ok {
@@ -455,4 +473,60 @@ func conform(rec arrow.RecordBatch, schema *arrow.Schema) arrow.RecordBatch {
 		cols[i] = rec.Column(i)
 	}
 	return array.NewRecordBatch(schema, cols, rec.NumRows())
+}
+
+// copyRows gathers column c of the picks value by value for the common
+// flat types (cheaper than Take's per-call setup on small batches); nil
+// for other types.
+func copyRows(mem memory.Allocator, t arrow.DataType, c int, picks []pick) arrow.Array {
+	switch t.ID() {
+	case arrow.INT64:
+		return copyTyped(array.NewInt64Builder(mem), c, picks, func(a *array.Int64, i int) int64 { return a.Value(i) })
+	case arrow.INT32:
+		return copyTyped(array.NewInt32Builder(mem), c, picks, func(a *array.Int32, i int) int32 { return a.Value(i) })
+	case arrow.FLOAT64:
+		return copyTyped(array.NewFloat64Builder(mem), c, picks, func(a *array.Float64, i int) float64 { return a.Value(i) })
+	case arrow.FLOAT32:
+		return copyTyped(array.NewFloat32Builder(mem), c, picks, func(a *array.Float32, i int) float32 { return a.Value(i) })
+	case arrow.BOOL:
+		return copyTyped(array.NewBooleanBuilder(mem), c, picks, func(a *array.Boolean, i int) bool { return a.Value(i) })
+	case arrow.STRING:
+		return copyTyped(array.NewStringBuilder(mem), c, picks, func(a *array.String, i int) string { return a.Value(i) })
+	case arrow.DATE32:
+		return copyTyped(array.NewDate32Builder(mem), c, picks, func(a *array.Date32, i int) arrow.Date32 { return a.Value(i) })
+	case arrow.TIMESTAMP:
+		return copyTyped(array.NewTimestampBuilder(mem, t.(*arrow.TimestampType)), c, picks,
+			func(a *array.Timestamp, i int) arrow.Timestamp { return a.Value(i) })
+	}
+	return nil
+}
+
+type appender[V any] interface {
+	array.Builder
+	Append(V)
+}
+
+func copyTyped[V any, A arrow.Array, B appender[V]](b B, c int, picks []pick, value func(A, int) V) arrow.Array {
+	defer b.Release()
+	b.Reserve(len(picks))
+	for _, p := range picks {
+		if p.at == nil {
+			b.AppendNull()
+			continue
+		}
+		src := p.from.batches[p.at.batch].Column(c)
+		i := int(p.at.row)
+		if src.IsNull(i) {
+			b.AppendNull()
+			continue
+		}
+		a, ok := src.(A)
+		if !ok {
+			// Another layout than the schema says: the caller takes the
+			// general path.
+			return nil
+		}
+		b.Append(value(a, i))
+	}
+	return b.NewArray()
 }
