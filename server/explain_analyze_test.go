@@ -103,21 +103,7 @@ func TestExplainAnalyzeRowGroups(t *testing.T) {
 	for k := 0; k < 5000; k++ {
 		rows = append(rows, fmt.Sprintf(`{"k": %d, "v": %d}`, k, k%97))
 	}
-	rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, asc, strings.NewReader("["+strings.Join(rows, ",")+"]"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := array.NewTableFromRecords(asc, []arrow.RecordBatch{rec})
-	rec.Release()
-	txn := tbl.NewTransaction()
-	err = txn.AppendTable(ctx, at, 5000, nil)
-	at.Release()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := txn.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	appendJSON(t, ctx, tbl, asc, rows, 5000)
 
 	// k >= 4000 lies in the last two of ten row groups.
 	lines := explainLines(t, ctx, c, "SELECT count(*), sum(v) FROM mall.readings WHERE k >= 4000")
@@ -228,21 +214,7 @@ func TestExplainAnalyzeDictionaryAndBloom(t *testing.T) {
 		code := i/500 + 8*(i%500%25)
 		rows = append(rows, fmt.Sprintf(`{"k": %d, "v": %d, "w": %d, "payload": "%016x"}`, i, code, 1000*code, uint64(i)*0x9E3779B97F4A7C15))
 	}
-	rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, asc, strings.NewReader("["+strings.Join(rows, ",")+"]"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := array.NewTableFromRecords(asc, []arrow.RecordBatch{rec})
-	rec.Release()
-	txn := tbl.NewTransaction()
-	err = txn.AppendTable(ctx, at, 2000, nil)
-	at.Release()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := txn.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	appendJSON(t, ctx, tbl, asc, rows, 2000)
 
 	// The last query's statistics skip the row groups of k < 1500. count
 	// is the answer: 20 rows hold each code of residue 0 to 3 modulo 8.
@@ -282,5 +254,25 @@ func TestExplainAnalyzeDictionaryAndBloom(t *testing.T) {
 		if figs := scanFigures.FindStringSubmatch(scanLine); figs[5] != fmt.Sprint(500*tt.read) {
 			t.Errorf("%s: rows_read=%s, want the %d rows of the row groups read\n%s", tt.where, figs[5], 500*tt.read, scanLine)
 		}
+	}
+}
+
+// appendJSON commits rows (JSON objects of schema sc) to tbl as one append,
+// in row groups of rowGroup rows.
+func appendJSON(t *testing.T, ctx context.Context, tbl *table.Table, sc *arrow.Schema, rows []string, rowGroup int64) {
+	t.Helper()
+	rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, sc, strings.NewReader("["+strings.Join(rows, ",")+"]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := array.NewTableFromRecords(sc, []arrow.RecordBatch{rec})
+	rec.Release()
+	defer at.Release()
+	txn := tbl.NewTransaction()
+	if err := txn.AppendTable(ctx, at, rowGroup, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := txn.Commit(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
