@@ -263,33 +263,27 @@ func bloomTest(c statColumn, op iceberg.Operation, lits []statValue) probeTest {
 // for a floating-point zero both zeros. ok is false when the column's
 // values are not hashed in one exact encoding.
 func bloomKeys(c statColumn, v statValue) (keys [][]byte, ok bool) {
-	switch c.phys {
-	case parquet.Types.Int32:
-		var x int64
+	// integer is the value of an int32 or int64 column (decimals stored
+	// as integers hold their unscaled value).
+	integer := func() (int64, bool) {
 		switch c.kind {
 		case kindInt:
-			x = v.i
+			return v.i, true
 		case kindDecimal:
-			if x, ok = decimalInt64(v.d); !ok {
-				return nil, false
-			}
-		default:
-			return nil, false
+			return decimalInt64(v.d)
 		}
-		if x < math.MinInt32 || x > math.MaxInt32 {
+		return 0, false
+	}
+	switch c.phys {
+	case parquet.Types.Int32:
+		x, ok := integer()
+		if !ok || x < math.MinInt32 || x > math.MaxInt32 {
 			return nil, false
 		}
 		return [][]byte{binary.LittleEndian.AppendUint32(nil, uint32(int32(x)))}, true
 	case parquet.Types.Int64:
-		var x int64
-		switch c.kind {
-		case kindInt:
-			x = v.i
-		case kindDecimal:
-			if x, ok = decimalInt64(v.d); !ok {
-				return nil, false
-			}
-		default:
+		x, ok := integer()
+		if !ok {
 			return nil, false
 		}
 		return [][]byte{binary.LittleEndian.AppendUint64(nil, uint64(x))}, true
