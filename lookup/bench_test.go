@@ -40,7 +40,7 @@ func BenchmarkLookup(b *testing.B) {
 	defer keys.Release()
 	b.ResetTimer()
 	for range b.N {
-		rec, err := ix.Lookup(ctx, []arrow.Array{keys})
+		rec, err := ix.Lookup(ctx, []arrow.Array{keys}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -69,6 +69,45 @@ type Index struct {
 	overlay  *rows // keys changed since the base was built
 }
 
+// Key is the positions of the key columns in Schema.
+func (ix *Index) Key() []int { return ix.keyCols }
+
+// Mode is Full.
+func (ix *Index) Mode() Mode { return Full }
+
+// Bytes is the memory the index holds: its batches and key table.
+func (ix *Index) Bytes() int64 { return ix.base.bytes() + ix.overlay.bytes() }
+
+// bytes is the memory of the batches and an estimate of the key map.
+func (r *rows) bytes() int64 {
+	var n int64
+	for _, b := range r.batches {
+		n += recordBytes(b)
+	}
+	return n + int64(len(r.keys))*48
+}
+
+func recordBytes(rec arrow.RecordBatch) int64 {
+	var n int64
+	for _, c := range rec.Columns() {
+		n += dataBytes(c.Data())
+	}
+	return n
+}
+
+func dataBytes(d arrow.ArrayData) int64 {
+	var n int64
+	for _, b := range d.Buffers() {
+		if b != nil {
+			n += int64(b.Len())
+		}
+	}
+	for _, c := range d.Children() {
+		n += dataBytes(c)
+	}
+	return n
+}
+
 // Snapshot is the snapshot the index holds.
 func (ix *Index) Snapshot() int64 { return ix.snapshot }
 
@@ -113,6 +152,12 @@ func keyColumns(tbl *table.Table, s *arrow.Schema) ([]int, error) {
 
 // Load builds an index of tbl at its current snapshot.
 func Load(ctx context.Context, tbl *table.Table) (*Index, error) {
+	return loadWithin(ctx, tbl, 0)
+}
+
+// loadWithin builds an index of tbl at its current snapshot, failing with
+// ErrMemory once it holds more than limit bytes (0 for no limit).
+func loadWithin(ctx context.Context, tbl *table.Table, limit int64) (*Index, error) {
 	schema, err := catalog.ArrowSchema(tbl.Schema())
 	if err != nil {
 		return nil, err
@@ -139,6 +184,10 @@ func Load(ctx context.Context, tbl *table.Table) (*Index, error) {
 		}
 		ix.base.add(conform(rec, schema), keys)
 		rec.Release()
+		if limit > 0 && ix.Bytes() > limit {
+			ix.Release()
+			return nil, fmt.Errorf("%w: more than %s", ErrMemory, formatBytes(limit))
+		}
 	}
 	return ix, nil
 }
@@ -241,7 +290,7 @@ func (ix *Index) compact(ctx context.Context) (*Index, error) {
 	}
 	base := newRows(len(picks))
 	if len(picks) > 0 {
-		rec, err := ix.gather(ctx, picks)
+		rec, err := ix.gather(ctx, picks, nil)
 		if err != nil {
 			base.unref()
 			return nil, err
@@ -260,7 +309,7 @@ type pick struct {
 // gather builds a batch of the picked rows, in order: the rows of each
 // source batch are taken at once, then put in place, NULL rows where
 // nothing was picked.
-func (ix *Index) gather(ctx context.Context, picks []pick) (arrow.RecordBatch, error) {
+func (ix *Index) gather(ctx context.Context, picks []pick, which []int) (arrow.RecordBatch, error) {
 	mem := compute.GetAllocator(ctx)
 	type group struct {
 		rec  arrow.RecordBatch
@@ -312,7 +361,17 @@ func (ix *Index) gather(ctx context.Context, picks []pick) (arrow.RecordBatch, e
 			a.Release()
 		}
 	}()
-	cols := make([]arrow.Array, ix.schema.NumFields())
+	if which == nil {
+		which = make([]int, ix.schema.NumFields())
+		for i := range which {
+			which[i] = i
+		}
+	}
+	fields := make([]arrow.Field, len(which))
+	for i, c := range which {
+		fields[i] = ix.schema.Field(c)
+	}
+	cols := make([]arrow.Array, len(which))
 	defer func() {
 		for _, c := range cols {
 			if c != nil {
@@ -320,13 +379,14 @@ func (ix *Index) gather(ctx context.Context, picks []pick) (arrow.RecordBatch, e
 			}
 		}
 	}()
-	for c, f := range ix.schema.Fields() {
+	for at, c := range which {
+		f := ix.schema.Field(c)
 		if len(groups) == 0 {
-			cols[c] = array.MakeArrayOfNull(mem, f.Type, len(picks))
+			cols[at] = array.MakeArrayOfNull(mem, f.Type, len(picks))
 			continue
 		}
 		if col := copyRows(mem, f.Type, c, picks); col != nil {
-			cols[c] = col
+			cols[at] = col
 			continue
 		}
 		pieces := make([]arrow.Array, 0, len(groups))
@@ -356,16 +416,20 @@ func (ix *Index) gather(ctx context.Context, picks []pick) (arrow.RecordBatch, e
 		if err != nil {
 			return nil, err
 		}
-		cols[c] = out
+		cols[at] = out
 	}
-	out := array.NewRecordBatch(ix.schema, cols, int64(len(picks)))
-	return out, nil
+	schema := ix.schema
+	if len(which) != ix.schema.NumFields() {
+		schema = arrow.NewSchema(fields, nil)
+	}
+	return array.NewRecordBatch(schema, cols, int64(len(picks))), nil
 }
 
 // Lookup finds the rows of keys (one array per key column, in key order)
-// and returns them in the keys' order, a NULL row for a key not in the
-// table (left-join semantics). A NULL key matches nothing.
-func (ix *Index) Lookup(ctx context.Context, keys []arrow.Array) (arrow.RecordBatch, error) {
+// and returns their columns cols (nil for all) in the keys' order, a NULL
+// row for a key not in the table (left-join semantics). A NULL key
+// matches nothing.
+func (ix *Index) Lookup(ctx context.Context, keys []arrow.Array, cols []int) (arrow.RecordBatch, error) {
 	if len(keys) != len(ix.keyCols) {
 		return nil, fmt.Errorf("lookup in %s: %d key columns given, the key has %d", strings.Join(ix.table, "."), len(keys), len(ix.keyCols))
 	}
@@ -406,7 +470,7 @@ func (ix *Index) Lookup(ctx context.Context, keys []arrow.Array) (arrow.RecordBa
 			picks[i] = pick{from: ix.base, at: bl}
 		}
 	}
-	return ix.gather(ctx, picks)
+	return ix.gather(ctx, picks, cols)
 }
 
 func keyFields(keys []arrow.Array) []arrow.Field {

@@ -126,11 +126,11 @@ func ids(vals ...any) arrow.Array {
 }
 
 // names looks keys up and returns the name column, "-" for a miss.
-func names(t *testing.T, ctx context.Context, ix *lookup.Index, keys ...any) []string {
+func names(t *testing.T, ctx context.Context, ix lookup.Reader, keys ...any) []string {
 	t.Helper()
 	k := ids(keys...)
 	defer k.Release()
-	rec, err := ix.Lookup(ctx, []arrow.Array{k})
+	rec, err := ix.Lookup(ctx, []arrow.Array{k}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
