@@ -143,8 +143,8 @@ func newPartialKeeper(tbl *table.Table, cfg TableConfig) (*partialKeeper, error)
 	p := &partialKeeper{name: strings.Join(tbl.Identifier(), "."), tbl: tbl, schema: pr.schema, keyCols: pr.keyCols, cfg: cfg,
 		snapshot: pr.snapshot, point: pr, last: time.Now()}
 	p.cache = otter.Must(&otter.Options[string, cachedRow]{
-		MaximumWeight:    uint64(cfg.CacheBytes),
-		Weigher:          func(k string, v cachedRow) uint32 { return uint32(len(k)) + v.size + 64 },
+		MaximumWeight: uint64(cfg.CacheBytes),
+		Weigher:       func(k string, v cachedRow) uint32 { return uint32(len(k)) + v.size + 64 },
 		OnAtomicDeletion: func(e otter.DeletionEvent[string, cachedRow]) {
 			if e.Value.from != nil {
 				p.drop(e.Value.from)
