@@ -20,8 +20,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/compute"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/lakeflight/lakeflight/catalog"
@@ -31,22 +29,73 @@ import (
 // ErrNoKey means a table has no identifier fields to look rows up by.
 var ErrNoKey = errors.New("table has no identifier fields")
 
-// loc is a row of an index: batch and row.
-type loc struct{ batch, row int32 }
-
-// rows is a set of rows by key: Arrow batches and the location of each
-// key's row. A nil location in an overlay is a deleted key. Versions of an
-// index share a base: it is freed when the last one is released.
+// rows is a set of rows by key: Arrow batches and a key table of where
+// each key's row is. In an overlay a key may be marked deleted (its row is
+// the delete's). Versions of an index share a base: it is freed when the
+// last one is released.
 type rows struct {
 	batches []arrow.RecordBatch
-	keys    map[string]*loc
+	keys    *keyTable
+	keyCols []int
 	refs    atomic.Int32
 }
 
-func newRows(n int) *rows {
-	r := &rows{keys: make(map[string]*loc, n)}
+func newRows(n int, ints bool, keyCols []int) *rows {
+	r := &rows{keys: newKeyTable(ints, n), keyCols: keyCols}
 	r.refs.Store(1)
 	return r
+}
+
+// intKey tells whether a key of these columns is kept in the key table as
+// an integer.
+func intKey(schema *arrow.Schema, keyCols []int) bool {
+	if len(keyCols) != 1 {
+		return false
+	}
+	switch schema.Field(keyCols[0]).Type.ID() {
+	case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64, arrow.UINT8, arrow.UINT16, arrow.UINT32:
+		return true
+	}
+	return false
+}
+
+// get finds the row of the key in row i of probe (columns cols), found
+// only if it is there and not deleted; present tells whether the key has
+// a slot at all (a deleted key in an overlay is present).
+func (r *rows) get(probe arrow.RecordBatch, i int, cols []int) (row uint64, present bool) {
+	if r.keys.n == 0 {
+		return 0, false
+	}
+	if r.keys.ints {
+		v, _ := intValue(probe.Column(cols[0]), i)
+		return r.keys.findInt(v)
+	}
+	return r.keys.find(hashRow(probe, i, cols), func(at uint64) bool {
+		b, j, _ := unpackRow(at)
+		return sameKey(r.batches[b], int(j), r.keyCols, probe, i, cols)
+	})
+}
+
+// set points the key of row i of batch b at that row (or marks it
+// deleted).
+func (r *rows) set(b int32, i int, deleted bool) {
+	rec := r.batches[b]
+	at := packRow(b, int32(i), deleted)
+	if r.keys.ints {
+		v, _ := intValue(rec.Column(r.keyCols[0]), i)
+		r.keys.put(uint64(v), at, nil)
+		return
+	}
+	r.keys.put(hashRow(rec, i, r.keyCols), at, func(other uint64) bool {
+		ob, oj, _ := unpackRow(other)
+		return sameKey(r.batches[ob], int(oj), r.keyCols, rec, i, r.keyCols)
+	})
+}
+
+// rowOf is the key's row (batch and row) of slot value at.
+func (r *rows) keyRow(at uint64) (arrow.RecordBatch, int) {
+	b, j, _ := unpackRow(at)
+	return r.batches[b], int(j)
 }
 
 func (r *rows) ref() { r.refs.Add(1) }
@@ -57,7 +106,7 @@ func (r *rows) unref() {
 	}
 }
 
-func (r *rows) size() int { return len(r.keys) }
+func (r *rows) size() int { return r.keys.n }
 
 // Index is a FULL lookup index of a table at one snapshot.
 type Index struct {
@@ -84,7 +133,7 @@ func (r *rows) bytes() int64 {
 	for _, b := range r.batches {
 		n += recordBytes(b)
 	}
-	return n + int64(len(r.keys))*48
+	return n + r.keys.bytes()
 }
 
 func recordBytes(rec arrow.RecordBatch) int64 {
@@ -117,15 +166,17 @@ func (ix *Index) Schema() *arrow.Schema { return ix.schema }
 // Len is the number of keys.
 func (ix *Index) Len() int {
 	n := ix.base.size()
-	for k, l := range ix.overlay.keys {
-		_, inBase := ix.base.keys[k]
+	ix.overlay.keys.all(func(_, at uint64) {
+		rec, i := ix.overlay.keyRow(at)
+		_, inBase := ix.base.get(rec, i, ix.keyCols)
+		_, _, deleted := unpackRow(at)
 		switch {
-		case l == nil && inBase:
+		case deleted && inBase:
 			n--
-		case l != nil && !inBase:
+		case !deleted && !inBase:
 			n++
 		}
-	}
+	})
 	return n
 }
 
@@ -166,7 +217,7 @@ func loadWithin(ctx context.Context, tbl *table.Table, limit int64) (*Index, err
 	if err != nil {
 		return nil, err
 	}
-	ix := &Index{table: tbl.Identifier(), schema: schema, keyCols: keys, base: newRows(0), overlay: newRows(0)}
+	ix := newIndex(tbl.Identifier(), 0, schema, keys)
 	cur := tbl.CurrentSnapshot()
 	if cur == nil {
 		return ix, nil
@@ -182,7 +233,7 @@ func loadWithin(ctx context.Context, tbl *table.Table, limit int64) (*Index, err
 			ix.Release()
 			return nil, err
 		}
-		ix.base.add(conform(rec, schema), keys)
+		ix.base.add(conform(rec, schema))
 		rec.Release()
 		if limit > 0 && ix.Bytes() > limit {
 			ix.Release()
@@ -192,12 +243,19 @@ func loadWithin(ctx context.Context, tbl *table.Table, limit int64) (*Index, err
 	return ix, nil
 }
 
+// newIndex is an empty index.
+func newIndex(ident table.Identifier, snapshot int64, schema *arrow.Schema, keyCols []int) *Index {
+	ints := intKey(schema, keyCols)
+	return &Index{table: ident, snapshot: snapshot, schema: schema, keyCols: keyCols,
+		base: newRows(0, ints, keyCols), overlay: newRows(0, ints, keyCols)}
+}
+
 // add keeps the rows of rec (owned by r from now on) under their keys.
-func (r *rows) add(rec arrow.RecordBatch, keyCols []int) {
+func (r *rows) add(rec arrow.RecordBatch) {
 	b := int32(len(r.batches))
 	r.batches = append(r.batches, rec)
 	for i := range int(rec.NumRows()) {
-		r.keys[encodeKey(rec, i, keyCols)] = &loc{batch: b, row: int32(i)}
+		r.set(b, i, false)
 	}
 }
 
@@ -221,13 +279,10 @@ func (ix *Index) Refresh(ctx context.Context, tbl *table.Table) (*Index, error) 
 	if err != nil {
 		return nil, err
 	}
-	overlay := newRows(len(ix.overlay.keys))
-	overlay.batches = retainAll(ix.overlay.batches)
+	overlay := &rows{batches: retainAll(ix.overlay.batches), keys: ix.overlay.keys.clone(), keyCols: ix.keyCols}
+	overlay.refs.Store(1)
 	ix.base.ref()
 	next := &Index{table: ix.table, snapshot: cur.SnapshotID, schema: ix.schema, keyCols: ix.keyCols, base: ix.base, overlay: overlay}
-	for k, l := range ix.overlay.keys {
-		next.overlay.keys[k] = l
-	}
 	width := ix.schema.NumFields()
 	for rec, err := range seq {
 		if err != nil {
@@ -241,17 +296,16 @@ func (ix *Index) Refresh(ctx context.Context, tbl *table.Table) (*Index, error) 
 		b := int32(len(next.overlay.batches))
 		next.overlay.batches = append(next.overlay.batches, rows)
 		for i := range int(rec.NumRows()) {
-			k := encodeKey(rows, i, ix.keyCols)
 			switch kinds.Value(i) {
 			case changes.Delete, changes.UpdateBefore:
-				next.overlay.keys[k] = nil
+				next.overlay.set(b, i, true)
 			default:
-				next.overlay.keys[k] = &loc{batch: b, row: int32(i)}
+				next.overlay.set(b, i, false)
 			}
 		}
 		rec.Release()
 	}
-	if len(next.overlay.keys)*10 > max(ix.base.size(), 1000) {
+	if next.overlay.size()*10 > max(ix.base.size(), 1000) {
 		return next.compact(ctx)
 	}
 	return next, nil
@@ -278,151 +332,39 @@ func (r *rows) release() {
 func (ix *Index) compact(ctx context.Context) (*Index, error) {
 	defer ix.Release()
 	var picks []pick
-	for k, l := range ix.base.keys {
-		if _, changed := ix.overlay.keys[k]; !changed {
-			picks = append(picks, pick{from: ix.base, at: l})
+	ix.base.keys.all(func(_, at uint64) {
+		rec, i := ix.base.keyRow(at)
+		if _, changed := ix.overlay.get(rec, i, ix.keyCols); !changed {
+			picks = append(picks, pickOf(ix.base, at))
 		}
-	}
-	for _, l := range ix.overlay.keys {
-		if l != nil {
-			picks = append(picks, pick{from: ix.overlay, at: l})
+	})
+	ix.overlay.keys.all(func(_, at uint64) {
+		if _, _, deleted := unpackRow(at); !deleted {
+			picks = append(picks, pickOf(ix.overlay, at))
 		}
-	}
-	base := newRows(len(picks))
+	})
+	next := newIndex(ix.table, ix.snapshot, ix.schema, ix.keyCols)
+	next.base.keys = newKeyTable(next.base.keys.ints, len(picks))
 	if len(picks) > 0 {
 		rec, err := ix.gather(ctx, picks, nil)
 		if err != nil {
-			base.unref()
+			next.Release()
 			return nil, err
 		}
-		base.add(rec, ix.keyCols)
+		next.base.add(rec)
 	}
-	return &Index{table: ix.table, snapshot: ix.snapshot, schema: ix.schema, keyCols: ix.keyCols, base: base, overlay: newRows(0)}, nil
+	return next, nil
 }
 
-// pick is one row to gather: where it is, or none for a NULL row.
+// pick is one row to gather: where it is, or from nil for a NULL row.
 type pick struct {
-	from *rows
-	at   *loc
+	from       *rows
+	batch, row int32
 }
 
-// gather builds a batch of the picked rows, in order: the rows of each
-// source batch are taken at once, then put in place, NULL rows where
-// nothing was picked.
-func (ix *Index) gather(ctx context.Context, picks []pick, which []int) (arrow.RecordBatch, error) {
-	mem := compute.GetAllocator(ctx)
-	type group struct {
-		rec  arrow.RecordBatch
-		rows []int64
-	}
-	var groups []*group
-	groupOf := map[arrow.RecordBatch]int{}
-	pb := array.NewInt64Builder(mem)
-	defer pb.Release()
-	type place struct{ g, i int }
-	places := make([]place, len(picks))
-	for i, p := range picks {
-		if p.at == nil {
-			places[i] = place{-1, 0}
-			continue
-		}
-		rec := p.from.batches[p.at.batch]
-		g, ok := groupOf[rec]
-		if !ok {
-			g = len(groups)
-			groupOf[rec] = g
-			groups = append(groups, &group{rec: rec})
-		}
-		places[i] = place{g, len(groups[g].rows)}
-		groups[g].rows = append(groups[g].rows, int64(p.at.row))
-	}
-	offsets := make([]int64, len(groups)+1)
-	for i, g := range groups {
-		offsets[i+1] = offsets[i] + int64(len(g.rows))
-	}
-	for _, pl := range places {
-		if pl.g < 0 {
-			pb.AppendNull()
-		} else {
-			pb.Append(offsets[pl.g] + int64(pl.i))
-		}
-	}
-	perm := pb.NewArray()
-	defer perm.Release()
-	idx := make([]arrow.Array, len(groups))
-	for i, g := range groups {
-		b := array.NewInt64Builder(mem)
-		b.AppendValues(g.rows, nil)
-		idx[i] = b.NewArray()
-		b.Release()
-	}
-	defer func() {
-		for _, a := range idx {
-			a.Release()
-		}
-	}()
-	if which == nil {
-		which = make([]int, ix.schema.NumFields())
-		for i := range which {
-			which[i] = i
-		}
-	}
-	fields := make([]arrow.Field, len(which))
-	for i, c := range which {
-		fields[i] = ix.schema.Field(c)
-	}
-	cols := make([]arrow.Array, len(which))
-	defer func() {
-		for _, c := range cols {
-			if c != nil {
-				c.Release()
-			}
-		}
-	}()
-	for at, c := range which {
-		f := ix.schema.Field(c)
-		if len(groups) == 0 {
-			cols[at] = array.MakeArrayOfNull(mem, f.Type, len(picks))
-			continue
-		}
-		if col := copyRows(mem, f.Type, c, picks); col != nil {
-			cols[at] = col
-			continue
-		}
-		pieces := make([]arrow.Array, 0, len(groups))
-		for i, g := range groups {
-			t, err := compute.TakeArray(ctx, g.rec.Column(c), idx[i])
-			if err != nil {
-				for _, p := range pieces {
-					p.Release()
-				}
-				return nil, err
-			}
-			pieces = append(pieces, t)
-		}
-		all := pieces[0]
-		if len(pieces) > 1 {
-			var err error
-			all, err = array.Concatenate(pieces, mem)
-			for _, p := range pieces {
-				p.Release()
-			}
-			if err != nil {
-				return nil, err
-			}
-		}
-		out, err := compute.TakeArray(ctx, all, perm)
-		all.Release()
-		if err != nil {
-			return nil, err
-		}
-		cols[at] = out
-	}
-	schema := ix.schema
-	if len(which) != ix.schema.NumFields() {
-		schema = arrow.NewSchema(fields, nil)
-	}
-	return array.NewRecordBatch(schema, cols, int64(len(picks))), nil
+func pickOf(r *rows, at uint64) pick {
+	b, j, _ := unpackRow(at)
+	return pick{from: r, batch: b, row: j}
 }
 
 // Lookup finds the rows of keys (one array per key column, in key order)
@@ -446,31 +388,63 @@ func (ix *Index) Lookup(ctx context.Context, keys []arrow.Array, cols []int) (ar
 		all[i] = i
 	}
 	picks := make([]pick, n)
-	var buf [8]byte
+	if ix.base.keys.ints {
+		if k, ok := keys[0].(*array.Int64); ok {
+			ix.lookupInt64(k, picks)
+			return ix.gather(ctx, picks, cols)
+		}
+	}
 	for i := range n {
 		if anyNull(probeRec, i) {
 			continue
 		}
-		if len(keys) == 1 {
-			if v, ok := intValue(keys[0], i); ok {
-				// The map index converts without allocating.
-				binary.LittleEndian.PutUint64(buf[:], uint64(v))
-				if ol, ok := ix.overlay.keys[string(buf[:])]; ok {
-					picks[i] = pick{from: ix.overlay, at: ol}
-				} else if bl, ok := ix.base.keys[string(buf[:])]; ok {
-					picks[i] = pick{from: ix.base, at: bl}
+		if ix.base.keys.ints {
+			if _, ok := intValue(keys[0], i); !ok {
+				return nil, fmt.Errorf("lookup in %s: key %s is %s, probed with %s", strings.Join(ix.table, "."), ix.schema.Field(ix.keyCols[0]).Name, ix.schema.Field(ix.keyCols[0]).Type, keys[0].DataType())
+			}
+		}
+		picks[i] = ix.find(probeRec, i, all)
+	}
+	return ix.gather(ctx, picks, cols)
+}
+
+// find is the pick of the key in row i of probe.
+func (ix *Index) find(probe arrow.RecordBatch, i int, cols []int) pick {
+	if at, ok := ix.overlay.get(probe, i, cols); ok {
+		if _, _, deleted := unpackRow(at); deleted {
+			return pick{}
+		}
+		return pickOf(ix.overlay, at)
+	}
+	if at, ok := ix.base.get(probe, i, cols); ok {
+		return pickOf(ix.base, at)
+	}
+	return pick{}
+}
+
+// lookupInt64 finds 64-bit integer keys, the common case, without the
+// general path's per-row work.
+func (ix *Index) lookupInt64(k *array.Int64, picks []pick) {
+	vals := k.Int64Values()
+	ov := ix.overlay.keys
+	base := ix.base.keys
+	nulls := k.NullN() > 0
+	for i, v := range vals {
+		if nulls && k.IsNull(i) {
+			continue
+		}
+		if ov.n > 0 {
+			if at, ok := ov.findInt(v); ok {
+				if _, _, deleted := unpackRow(at); !deleted {
+					picks[i] = pickOf(ix.overlay, at)
 				}
 				continue
 			}
 		}
-		k := encodeKey(probeRec, i, all)
-		if ol, ok := ix.overlay.keys[k]; ok {
-			picks[i] = pick{from: ix.overlay, at: ol}
-		} else if bl, ok := ix.base.keys[k]; ok {
-			picks[i] = pick{from: ix.base, at: bl}
+		if at, ok := base.findInt(v); ok {
+			picks[i] = pickOf(ix.base, at)
 		}
 	}
-	return ix.gather(ctx, picks, cols)
 }
 
 func keyFields(keys []arrow.Array) []arrow.Field {
@@ -537,60 +511,4 @@ func conform(rec arrow.RecordBatch, schema *arrow.Schema) arrow.RecordBatch {
 		cols[i] = rec.Column(i)
 	}
 	return array.NewRecordBatch(schema, cols, rec.NumRows())
-}
-
-// copyRows gathers column c of the picks value by value for the common
-// flat types (cheaper than Take's per-call setup on small batches); nil
-// for other types.
-func copyRows(mem memory.Allocator, t arrow.DataType, c int, picks []pick) arrow.Array {
-	switch t.ID() {
-	case arrow.INT64:
-		return copyTyped(array.NewInt64Builder(mem), c, picks, func(a *array.Int64, i int) int64 { return a.Value(i) })
-	case arrow.INT32:
-		return copyTyped(array.NewInt32Builder(mem), c, picks, func(a *array.Int32, i int) int32 { return a.Value(i) })
-	case arrow.FLOAT64:
-		return copyTyped(array.NewFloat64Builder(mem), c, picks, func(a *array.Float64, i int) float64 { return a.Value(i) })
-	case arrow.FLOAT32:
-		return copyTyped(array.NewFloat32Builder(mem), c, picks, func(a *array.Float32, i int) float32 { return a.Value(i) })
-	case arrow.BOOL:
-		return copyTyped(array.NewBooleanBuilder(mem), c, picks, func(a *array.Boolean, i int) bool { return a.Value(i) })
-	case arrow.STRING:
-		return copyTyped(array.NewStringBuilder(mem), c, picks, func(a *array.String, i int) string { return a.Value(i) })
-	case arrow.DATE32:
-		return copyTyped(array.NewDate32Builder(mem), c, picks, func(a *array.Date32, i int) arrow.Date32 { return a.Value(i) })
-	case arrow.TIMESTAMP:
-		return copyTyped(array.NewTimestampBuilder(mem, t.(*arrow.TimestampType)), c, picks,
-			func(a *array.Timestamp, i int) arrow.Timestamp { return a.Value(i) })
-	}
-	return nil
-}
-
-type appender[V any] interface {
-	array.Builder
-	Append(V)
-}
-
-func copyTyped[V any, A arrow.Array, B appender[V]](b B, c int, picks []pick, value func(A, int) V) arrow.Array {
-	defer b.Release()
-	b.Reserve(len(picks))
-	for _, p := range picks {
-		if p.at == nil {
-			b.AppendNull()
-			continue
-		}
-		src := p.from.batches[p.at.batch].Column(c)
-		i := int(p.at.row)
-		if src.IsNull(i) {
-			b.AppendNull()
-			continue
-		}
-		a, ok := src.(A)
-		if !ok {
-			// Another layout than the schema says: the caller takes the
-			// general path.
-			return nil
-		}
-		b.Append(value(a, i))
-	}
-	return b.NewArray()
 }

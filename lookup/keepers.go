@@ -129,10 +129,10 @@ type partialKeeper struct {
 // the cache library, whose expiry runs a goroutine per cache that only
 // the garbage collector stops.)
 type cachedRow struct {
-	from *rows
-	at   *loc
-	size uint32
-	born int64 // unix nanoseconds
+	from       *rows
+	batch, row int32
+	size       uint32
+	born       int64 // unix nanoseconds
 }
 
 func newPartialKeeper(tbl *table.Table, cfg TableConfig) (*partialKeeper, error) {
@@ -203,7 +203,7 @@ func (p *partialKeeper) lookup(ctx context.Context, keys []arrow.Array, cols []i
 		if c, ok := p.cache.GetIfPresent(k); ok && now-c.born < int64(p.cfg.TTL) {
 			p.hits.Add(1)
 			if c.from != nil {
-				picks[i] = pick{from: c.from, at: c.at}
+				picks[i] = pick{from: c.from, batch: c.batch, row: c.row}
 			}
 			continue
 		}
@@ -256,13 +256,19 @@ func (p *partialKeeper) fill(ctx context.Context, keys []arrow.Array, missing []
 	// The found rows stay in their batches; each cached row holds a
 	// reference to its batch's rows.
 	now := time.Now().UnixNano()
-	per := map[*rows]uint32{}
-	if r := found.base; len(r.keys) > 0 {
-		per[r] = uint32(r.bytes() / int64(len(r.keys)))
+	var per uint32
+	if n := found.base.size(); n > 0 {
+		per = uint32(found.base.bytes() / int64(n))
 	}
-	for _, i := range missing {
+	subRec := array.NewRecordBatch(arrow.NewSchema(keyFields(sub), nil), sub, int64(len(missing)))
+	defer subRec.Release()
+	subCols := make([]int, len(sub))
+	for i := range subCols {
+		subCols[i] = i
+	}
+	for j, i := range missing {
 		k := encoded[i]
-		l, ok := found.base.keys[k]
+		at, ok := found.base.get(subRec, j, subCols)
 		if !ok {
 			p.cache.Set(k, cachedRow{born: now})
 			continue
@@ -270,8 +276,9 @@ func (p *partialKeeper) fill(ctx context.Context, keys []arrow.Array, missing []
 		found.base.ref()
 		// A value this replaces (another lookup cached the key meanwhile)
 		// drops its reference through the deletion callback.
-		p.cache.Set(k, cachedRow{from: found.base, at: l, size: per[found.base], born: now})
-		picks[i] = pick{from: found.base, at: l}
+		pk := pickOf(found.base, at)
+		p.cache.Set(k, cachedRow{from: found.base, batch: pk.batch, row: pk.row, size: per, born: now})
+		picks[i] = pk
 	}
 	return nil
 }

@@ -71,7 +71,7 @@ func (p *PointReader) read(ctx context.Context, keys []arrow.Array) (*Index, err
 	if len(keys) != len(p.keyCols) {
 		return nil, fmt.Errorf("lookup in %s: %d key columns given, the key has %d", strings.Join(p.tbl.Identifier(), "."), len(keys), len(p.keyCols))
 	}
-	ix := &Index{table: p.tbl.Identifier(), snapshot: p.snapshot, schema: p.schema, keyCols: p.keyCols, base: newRows(0), overlay: newRows(0)}
+	ix := newIndex(p.tbl.Identifier(), p.snapshot, p.schema, p.keyCols)
 	if p.snapshot == 0 || len(keys) == 0 || keys[0].Len() == 0 {
 		return ix, nil
 	}
@@ -100,7 +100,7 @@ func (p *PointReader) read(ctx context.Context, keys []arrow.Array) (*Index, err
 			return nil, err
 		}
 		if rec.NumRows() > 0 {
-			ix.base.add(conform(rec, p.schema), p.keyCols)
+			ix.base.add(conform(rec, p.schema))
 		}
 		rec.Release()
 	}
