@@ -127,6 +127,13 @@ func (ix *Index) Mode() Mode { return Full }
 // Bytes is the memory the index holds: its batches and key table.
 func (ix *Index) Bytes() int64 { return ix.base.bytes() + ix.overlay.bytes() }
 
+// Sizes are the bytes of the Arrow columns the index holds and of its key
+// tables.
+func (ix *Index) Sizes() (arrowBytes, keyBytes int64) {
+	keyBytes = ix.base.keys.bytes() + ix.overlay.keys.bytes()
+	return ix.Bytes() - keyBytes, keyBytes
+}
+
 // bytes is the memory of the batches and an estimate of the key map.
 func (r *rows) bytes() int64 {
 	var n int64
@@ -275,14 +282,28 @@ func (ix *Index) Refresh(ctx context.Context, tbl *table.Table) (*Index, error) 
 	if cur == nil || cur.SnapshotID == ix.snapshot {
 		return ix, nil
 	}
-	_, seq, err := changes.Read(ctx, changes.Request{Table: tbl, From: ix.snapshot, To: cur.SnapshotID})
-	if err != nil {
-		return nil, err
-	}
 	overlay := &rows{batches: retainAll(ix.overlay.batches), keys: ix.overlay.keys.clone(), keyCols: ix.keyCols}
 	overlay.refs.Store(1)
 	ix.base.ref()
 	next := &Index{table: ix.table, snapshot: cur.SnapshotID, schema: ix.schema, keyCols: ix.keyCols, base: ix.base, overlay: overlay}
+	// Upserts (equality deletes on the key and appends) are applied from
+	// the files they added, without reading the rows they replace.
+	ups, ok, err := upsertsSince(ctx, tbl, ix.snapshot, cur.SnapshotID)
+	if err == nil && ok {
+		err = ix.applyUpserts(ctx, tbl, next, ups)
+	}
+	if err != nil {
+		next.Release()
+		return nil, err
+	}
+	if ok {
+		return next.compactIfLarge(ctx, ix)
+	}
+	_, seq, err := changes.Read(ctx, changes.Request{Table: tbl, From: ix.snapshot, To: cur.SnapshotID})
+	if err != nil {
+		next.Release()
+		return nil, err
+	}
 	width := ix.schema.NumFields()
 	for rec, err := range seq {
 		if err != nil {
@@ -305,7 +326,13 @@ func (ix *Index) Refresh(ctx context.Context, tbl *table.Table) (*Index, error) 
 		}
 		rec.Release()
 	}
-	if next.overlay.size()*10 > max(ix.base.size(), 1000) {
+	return next.compactIfLarge(ctx, ix)
+}
+
+// compactIfLarge rebuilds the base when the overlay holds more than a
+// tenth of the base's keys.
+func (next *Index) compactIfLarge(ctx context.Context, prev *Index) (*Index, error) {
+	if next.overlay.size()*10 > max(prev.base.size(), 1000) {
 		return next.compact(ctx)
 	}
 	return next, nil

@@ -322,7 +322,31 @@ func (p *partialKeeper) refresh(ctx context.Context, tbl *table.Table) error {
 		return nil
 	}
 	var touched []string
+	var keyNames []string
+	keyPos := make([]int, len(p.keyCols))
+	for i, c := range p.keyCols {
+		keyNames = append(keyNames, p.schema.Field(c).Name)
+		keyPos[i] = i
+	}
+	var ups []upsert
+	ok := false
 	if from != 0 {
+		var err error
+		if ups, ok, err = upsertsSince(ctx, tbl, from, cur.SnapshotID); err != nil {
+			return err
+		}
+	}
+	if ok {
+		err := upsertKeys(ctx, tbl, cur.SnapshotID, keyNames, ups, func(rec arrow.RecordBatch) {
+			for i := range int(rec.NumRows()) {
+				touched = append(touched, encodeKey(rec, i, keyPos))
+			}
+			rec.Release()
+		})
+		if err != nil {
+			return err
+		}
+	} else if from != 0 {
 		_, seq, err := changes.Read(ctx, changes.Request{Table: tbl, From: from, To: cur.SnapshotID})
 		if err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -113,13 +114,16 @@ func TestIndexMatchesModel(t *testing.T) {
 		}
 		return out
 	}
+	// The manager's keepers follow the table by themselves.
+	m := lookup.NewManager(lookup.Options{Catalog: cat, Default: lookup.TableConfig{Refresh: 5 * time.Millisecond, CacheBytes: 1 << 20}})
+	defer m.Close()
 	var ix *lookup.Index
 	defer func() {
 		if ix != nil {
 			ix.Release()
 		}
 	}()
-	for version := 1; version <= 14; version++ {
+	for version := 1; version <= 24; version++ {
 		switch {
 		case version == 1 || rnd.IntN(3) == 0:
 			// Append keys not live yet.
@@ -131,6 +135,21 @@ func TestIndexMatchesModel(t *testing.T) {
 			}
 			d.commit(t, func(tx *table.Transaction) error { return tx.AppendTable(wctx, wideBatch(fresh, version), 1000, nil) })
 			for _, k := range fresh {
+				model[k] = wideRow{version}
+			}
+		case version > 12:
+			// Upsert some keys the way streaming writers do: one snapshot
+			// with equality deletes of the keys and their new rows. (Only
+			// from here on: iceberg-go's copy-on-write deletes rewrite a
+			// file without applying its equality deletes, so later
+			// rewrites would bring deleted rows back.)
+			keys := randomKeys(2 + rnd.IntN(40))
+			gone := keys[:len(keys)/3] // deleted, not written again
+			d.upsert(t, keys, gone, version)
+			for _, k := range gone {
+				delete(model, k)
+			}
+			for _, k := range keys[len(gone):] {
 				model[k] = wideRow{version}
 			}
 		case rnd.IntN(2) == 0:
@@ -196,8 +215,15 @@ func TestIndexMatchesModel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, r := range []lookup.Reader{ix, pr} {
+		readers := []lookup.Reader{pr, ix}
+		for _, mode := range []lookup.Mode{lookup.Full, lookup.Partial} {
+			readers = append(readers, waitFor(t, ctx, m, ident, mode, tbl.CurrentSnapshot().SnapshotID))
+		}
+		for _, r := range readers {
 			checkWide(t, ctx, r, probe, model, version)
+		}
+		for _, r := range readers[2:] {
+			r.Release()
 		}
 	}
 }
@@ -251,5 +277,75 @@ func checkWide(t *testing.T, ctx context.Context, r lookup.Reader, probe [][2]an
 	}
 	if last := len(probe); !rec.Column(0).IsNull(last) {
 		t.Fatalf("a NULL key matched")
+	}
+}
+
+// upsert commits, in one snapshot, equality deletes of keys on (code,
+// part) and rows at version for those of them not in gone (a prefix).
+func (d *dim) upsert(t *testing.T, keys, gone [][2]any, version int) {
+	t.Helper()
+	ctx := context.Background()
+	tbl := d.load(t)
+	tx := tbl.NewTransaction()
+	keySchema := arrow.NewSchema([]arrow.Field{wideType.Field(0), wideType.Field(1)}, nil)
+	kb := array.NewRecordBuilder(memory.DefaultAllocator, keySchema)
+	for _, k := range keys {
+		kb.Field(0).(*array.StringBuilder).Append(k[0].(string))
+		kb.Field(1).(*array.Int32Builder).Append(k[1].(int32))
+	}
+	krec := kb.NewRecordBatch()
+	kb.Release()
+	dels, err := tx.WriteEqualityDeletes(ctx, []int{1, 2}, func(yield func(arrow.RecordBatch, error) bool) { yield(krec, nil) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := wideBatch(keys[len(gone):], version)
+	defer rows.Release()
+	tr := array.NewTableReader(rows, -1)
+	defer tr.Release()
+	var adds []iceberg.DataFile
+	for df, err := range table.WriteRecords(ctx, tbl, wideType, func(yield func(arrow.RecordBatch, error) bool) {
+		for tr.Next() {
+			rec := tr.RecordBatch()
+			rec.Retain()
+			if !yield(rec, nil) {
+				return
+			}
+		}
+	}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		adds = append(adds, df)
+	}
+	rd := tx.NewRowDelta(nil)
+	rd.AddRows(adds...)
+	rd.AddDeletes(dels...)
+	if err := rd.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor returns a reader of the table in mode once it answers from
+// snapshot want.
+func waitFor(t *testing.T, ctx context.Context, m *lookup.Manager, ident table.Identifier, mode lookup.Mode, want int64) lookup.Reader {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, err := m.Reader(ctx, ident, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Snapshot() == want {
+			return r
+		}
+		r.Release()
+		if time.Now().After(deadline) {
+			t.Fatalf("%v: still not at snapshot %d", mode, want)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }

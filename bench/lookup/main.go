@@ -1,0 +1,348 @@
+// Command lookup measures FULL and PARTIAL lookups in process on a keyed
+// dimension table written as Iceberg, with probe keys drawn Zipf(s):
+//
+//	go run ./bench/lookup --dir /tmp/lookupbench [--rows 10000000] [--probes 100000000]
+//
+// It prints one JSON object of figures (bench/lookup/bench.py turns them
+// into docs/benchmarks.md). The table (bench.dim: id bigint key, name,
+// category, x, y, floor) is written on the first run and reused.
+//
+// Figures:
+//   - load: a FULL index loaded from the table, its time, the Arrow bytes
+//     of its columns and the bytes it holds (columns and key table), and
+//     the Go heap it grew by;
+//   - full: lookups of 1,000-key batches returning every column, on one
+//     goroutine and on GOMAXPROCS goroutines, in keys per second;
+//   - refresh: the table changed by 1% (a key range rewritten), the
+//     refresh timed against a reload;
+//   - cache: the hit ratio of otter (W-TinyLFU) and of an LRU
+//     (hashicorp/golang-lru) holding 10% of the keys, over the same probes,
+//     and of the PARTIAL keeper itself over a prefix of them.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/maypok86/otter/v2"
+
+	"github.com/lakeflight/lakeflight/catalog"
+	"github.com/lakeflight/lakeflight/lookup"
+)
+
+type figures struct {
+	Rows    int64   `json:"rows"`
+	Probes  int64   `json:"probes"`
+	Zipf    float64 `json:"zipf"`
+	Batch   int     `json:"batch"`
+	Threads int     `json:"threads"`
+
+	LoadSeconds float64 `json:"load_seconds"`
+	ArrowBytes  int64   `json:"arrow_bytes"`
+	IndexBytes  int64   `json:"index_bytes"`
+	KeyBytes    int64   `json:"key_table_bytes"`
+	HeapBytes   int64   `json:"heap_bytes"`
+
+	OneGoroutineKeysPerSec float64 `json:"full_keys_per_sec_one_goroutine"`
+	AllGoroutineKeysPerSec float64 `json:"full_keys_per_sec_all_goroutines"`
+	MissRatio              float64 `json:"miss_ratio"`
+
+	RangeRefreshSeconds  float64 `json:"refresh_range_seconds"`
+	ReloadSeconds        float64 `json:"reload_seconds"`
+
+	OtterHitRatio   float64 `json:"otter_hit_ratio"`
+	LRUHitRatio     float64 `json:"lru_hit_ratio"`
+	PartialHitRatio float64 `json:"partial_hit_ratio"`
+	PartialProbes   int64   `json:"partial_probes"`
+	PartialKeysSec  float64 `json:"partial_keys_per_sec"`
+}
+
+func main() {
+	dir := flag.String("dir", "", "folder for the catalog and table (reused)")
+	rows := flag.Int64("rows", 10_000_000, "rows of the dimension")
+	probes := flag.Int64("probes", 100_000_000, "probe keys")
+	s := flag.Float64("zipf", 1.0, "Zipf exponent of the probe keys")
+	batch := flag.Int("batch", 1000, "keys per lookup")
+	partialProbes := flag.Int64("partial-probes", 2_000_000, "probe keys through the PARTIAL keeper (its misses are point reads)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the FULL lookups to this file")
+	skipRefresh := flag.Bool("skip-refresh", false, "do not change the table (keeps it for the next run)")
+	flag.Parse()
+	if *dir == "" {
+		log.Fatal("--dir is required")
+	}
+	ctx := context.Background()
+	f := figures{Rows: *rows, Probes: *probes, Zipf: *s, Batch: *batch, Threads: runtime.GOMAXPROCS(0)}
+	cat, ident := open(ctx, *dir, *rows)
+	defer cat.Close()
+
+	keys := zipfKeys(*probes, *rows, *s)
+	log.Printf("%d probe keys drawn", len(keys))
+
+	// FULL: load, size, lookups.
+	tbl, err := cat.LoadTable(ctx, ident)
+	check(err)
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	ix, err := lookup.Load(ctx, tbl)
+	check(err)
+	f.LoadSeconds = time.Since(start).Seconds()
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	f.HeapBytes = int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	f.IndexBytes = ix.Bytes()
+	f.ArrowBytes, f.KeyBytes = ix.Sizes()
+	log.Printf("loaded %d keys in %.2fs: %d arrow bytes, %d in the index, heap +%d", ix.Len(), f.LoadSeconds, f.ArrowBytes, f.IndexBytes, f.HeapBytes)
+
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		check(err)
+		check(pprof.StartCPUProfile(pf))
+	}
+	f.OneGoroutineKeysPerSec, f.MissRatio = probeAll(ctx, ix, keys, *batch, 1)
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	log.Printf("one goroutine: %.1fM keys/s", f.OneGoroutineKeysPerSec/1e6)
+	f.AllGoroutineKeysPerSec, _ = probeAll(ctx, ix, keys, *batch, runtime.GOMAXPROCS(0))
+	log.Printf("%d goroutines: %.1fM keys/s", runtime.GOMAXPROCS(0), f.AllGoroutineKeysPerSec/1e6)
+
+	// Cache policies at 10% of the keys, over the same probes.
+	f.OtterHitRatio, f.LRUHitRatio = hitRatios(keys, int(*rows/10))
+	log.Printf("hit ratio at 10%%: otter %.3f, lru %.3f", f.OtterHitRatio, f.LRUHitRatio)
+
+	// The PARTIAL keeper itself, sized for 10% of the rows.
+	perRow := f.ArrowBytes / max(*rows, 1)
+	m := lookup.NewManager(lookup.Options{Catalog: cat, Memory: 8 << 30,
+		Default: lookup.TableConfig{Mode: lookup.Partial, CacheBytes: (*rows / 10) * (perRow + 96), TTL: time.Hour, Refresh: time.Hour}})
+	pr, err := m.Reader(ctx, ident, lookup.Partial)
+	check(err)
+	n := min(*partialProbes, int64(len(keys)))
+	start = time.Now()
+	_, _ = probeAll(ctx, pr, keys[:n], *batch, 1)
+	f.PartialKeysSec = float64(n) / time.Since(start).Seconds()
+	f.PartialProbes = n
+	for _, st := range m.Stats() {
+		f.PartialHitRatio = float64(st.Hits) / float64(max(st.Hits+st.Misses, 1))
+	}
+	log.Printf("partial over %d probes: hit ratio %.3f, %.0f keys/s", n, f.PartialHitRatio, f.PartialKeysSec)
+	pr.Release()
+	m.Close()
+
+	if !*skipRefresh {
+		// A 1% change of a key range: the files holding it are rewritten.
+		lo := *rows / 2
+		hi := lo + *rows/100
+		commit(ctx, cat, ident, func(tx *table.Transaction) error {
+			return tx.OverwriteTable(ctx, dimTable(lo, hi, 1), 1<<20, nil,
+				table.WithOverwriteFilter(iceberg.NewAnd(
+					iceberg.GreaterThanEqual(iceberg.Reference("id"), lo),
+					iceberg.LessThan(iceberg.Reference("id"), hi))))
+		})
+		tbl, err = cat.LoadTable(ctx, ident)
+		check(err)
+		start = time.Now()
+		next, err := ix.Refresh(ctx, tbl)
+		check(err)
+		f.RangeRefreshSeconds = time.Since(start).Seconds()
+		ix.Release()
+		ix = next
+		log.Printf("refresh after a 1%% range rewrite: %.3fs", f.RangeRefreshSeconds)
+
+		start = time.Now()
+		full, err := lookup.Load(ctx, tbl)
+		check(err)
+		f.ReloadSeconds = time.Since(start).Seconds()
+		if full.Len() != ix.Len() {
+			log.Fatalf("refreshed index has %d keys, a reload %d", ix.Len(), full.Len())
+		}
+		full.Release()
+		log.Printf("full reload: %.3fs", f.ReloadSeconds)
+	}
+	ix.Release()
+	out, _ := json.MarshalIndent(f, "", "  ")
+	fmt.Println(string(out))
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+var dimSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "name", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "category", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "x", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+	{Name: "y", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+	{Name: "floor", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+}, nil)
+
+var categories = []string{"fashion", "food", "electronics", "sports", "books", "toys", "beauty", "home"}
+
+// dimTable is rows [lo, hi) of the dimension at a version.
+func dimTable(lo, hi int64, version int) arrow.Table {
+	b := array.NewRecordBuilder(memory.DefaultAllocator, dimSchema)
+	defer b.Release()
+	var recs []arrow.RecordBatch
+	for id := lo; id < hi; id++ {
+		b.Field(0).(*array.Int64Builder).Append(id)
+		b.Field(1).(*array.StringBuilder).Append(fmt.Sprintf("shop %d v%d", id, version))
+		b.Field(2).(*array.StringBuilder).Append(categories[id%int64(len(categories))])
+		b.Field(3).(*array.Float64Builder).Append(float64(id%1000) / 10)
+		b.Field(4).(*array.Float64Builder).Append(float64(id%997) / 10)
+		b.Field(5).(*array.Int32Builder).Append(int32(id % 7))
+		if (id-lo+1)%(1<<20) == 0 {
+			recs = append(recs, b.NewRecordBatch())
+		}
+	}
+	recs = append(recs, b.NewRecordBatch())
+	t := array.NewTableFromRecords(dimSchema, recs)
+	for _, r := range recs {
+		r.Release()
+	}
+	return t
+}
+
+// open opens (or writes) the catalog with bench.dim of n rows.
+func open(ctx context.Context, dir string, n int64) (*catalog.Catalog, table.Identifier) {
+	check(os.MkdirAll(dir, 0o755))
+	cat, err := catalog.Open(ctx, catalog.Options{URI: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: "file://" + filepath.Join(dir, "wh")})
+	check(err)
+	ident := table.Identifier{"bench", fmt.Sprintf("dim%d", n)}
+	if _, err := cat.LoadTable(ctx, ident); err == nil {
+		return cat, ident
+	}
+	_ = cat.Iceberg().CreateNamespace(ctx, table.Identifier{"bench"}, nil)
+	sch := iceberg.NewSchemaWithIdentifiers(0, []int{1},
+		iceberg.NestedField{ID: 1, Name: "id", Type: iceberg.PrimitiveTypes.Int64, Required: true},
+		iceberg.NestedField{ID: 2, Name: "name", Type: iceberg.PrimitiveTypes.String},
+		iceberg.NestedField{ID: 3, Name: "category", Type: iceberg.PrimitiveTypes.String},
+		iceberg.NestedField{ID: 4, Name: "x", Type: iceberg.PrimitiveTypes.Float64},
+		iceberg.NestedField{ID: 5, Name: "y", Type: iceberg.PrimitiveTypes.Float64},
+		iceberg.NestedField{ID: 6, Name: "floor", Type: iceberg.PrimitiveTypes.Int32},
+	)
+	_, err = cat.Iceberg().CreateTable(ctx, ident, sch)
+	check(err)
+	start := time.Now()
+	const chunk = 1_000_000
+	for lo := int64(0); lo < n; lo += chunk {
+		t := dimTable(lo, min(lo+chunk, n), 0)
+		commit(ctx, cat, ident, func(tx *table.Transaction) error { return tx.AppendTable(ctx, t, 1<<20, nil) })
+		t.Release()
+	}
+	log.Printf("wrote %s: %d rows in %.1fs", ident, n, time.Since(start).Seconds())
+	return cat, ident
+}
+
+func commit(ctx context.Context, cat *catalog.Catalog, ident table.Identifier, fn func(*table.Transaction) error) {
+	tbl, err := cat.LoadTable(ctx, ident)
+	check(err)
+	tx := tbl.NewTransaction()
+	check(fn(tx))
+	_, err = tx.Commit(ctx)
+	check(err)
+}
+
+// zipfKeys draws n keys in [0, rows) with P(rank k) proportional to
+// 1/k^s; ranks map to keys through a fixed permutation, so hot keys are
+// spread over the table.
+func zipfKeys(n, rows int64, s float64) []int64 {
+	cdf := make([]float64, rows)
+	sum := 0.0
+	for k := int64(0); k < rows; k++ {
+		sum += 1 / math.Pow(float64(k+1), s)
+		cdf[k] = sum
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	perm := make([]int64, rows)
+	for i := range perm {
+		perm[i] = int64(i)
+	}
+	rnd.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+	out := make([]int64, n)
+	for i := range out {
+		u := rnd.Float64() * sum
+		out[i] = perm[sort.SearchFloat64s(cdf, u)]
+	}
+	return out
+}
+
+// probeAll looks keys up in batches on g goroutines; keys per second and
+// the share of misses.
+func probeAll(ctx context.Context, r lookup.Reader, keys []int64, batch, g int) (float64, float64) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var misses int64
+	nb := (len(keys) + batch - 1) / batch
+	start := time.Now()
+	for w := range g {
+		wg.Go(func() {
+			var miss int64
+			for b := w; b < nb; b += g {
+				lo, hi := b*batch, min((b+1)*batch, len(keys))
+				arr := int64Array(keys[lo:hi])
+				rec, err := r.Lookup(ctx, []arrow.Array{arr}, nil)
+				check(err)
+				miss += int64(rec.Column(0).NullN())
+				rec.Release()
+				arr.Release()
+			}
+			mu.Lock()
+			misses += miss
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return float64(len(keys)) / time.Since(start).Seconds(), float64(misses) / float64(len(keys))
+}
+
+// int64Array views keys as an Arrow array without copying.
+func int64Array(keys []int64) arrow.Array {
+	buf := memory.NewBufferBytes(arrow.Int64Traits.CastToBytes(keys))
+	data := array.NewData(arrow.PrimitiveTypes.Int64, len(keys), []*memory.Buffer{nil, buf}, nil, 0, 0)
+	defer data.Release()
+	return array.NewInt64Data(data)
+}
+
+// hitRatios replays the probes through otter and an LRU of capacity keys.
+func hitRatios(keys []int64, capacity int) (float64, float64) {
+	oc := otter.Must(&otter.Options[int64, struct{}]{MaximumSize: capacity})
+	lc, err := lru.New[int64, struct{}](capacity)
+	check(err)
+	var oh, lh int64
+	for _, k := range keys {
+		if _, ok := oc.GetIfPresent(k); ok {
+			oh++
+		} else {
+			oc.Set(k, struct{}{})
+		}
+		if _, ok := lc.Get(k); ok {
+			lh++
+		} else {
+			lc.Add(k, struct{}{})
+		}
+	}
+	return float64(oh) / float64(len(keys)), float64(lh) / float64(len(keys))
+}
