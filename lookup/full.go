@@ -12,6 +12,8 @@ package lookup
 
 import (
 	"context"
+	"io"
+	"strconv"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -20,10 +22,13 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/lakeflight/lakeflight/catalog"
 	"github.com/lakeflight/lakeflight/changes"
+	"github.com/lakeflight/lakeflight/scan"
 )
 
 // ErrNoKey means a table has no identifier fields to look rows up by.
@@ -35,6 +40,7 @@ var ErrNoKey = errors.New("table has no identifier fields")
 // last one is released.
 type rows struct {
 	batches []arrow.RecordBatch
+	arrow   int64 // bytes of the batches' buffers
 	keys    *keyTable
 	keyCols []int
 	refs    atomic.Int32
@@ -136,11 +142,7 @@ func (ix *Index) Sizes() (arrowBytes, keyBytes int64) {
 
 // bytes is the memory of the batches and an estimate of the key map.
 func (r *rows) bytes() int64 {
-	var n int64
-	for _, b := range r.batches {
-		n += recordBytes(b)
-	}
-	return n + r.keys.bytes()
+	return r.arrow + r.keys.bytes()
 }
 
 func recordBytes(rec arrow.RecordBatch) int64 {
@@ -155,7 +157,7 @@ func dataBytes(d arrow.ArrayData) int64 {
 	var n int64
 	for _, b := range d.Buffers() {
 		if b != nil {
-			n += int64(b.Len())
+			n += int64(b.Cap())
 		}
 	}
 	for _, c := range d.Children() {
@@ -230,24 +232,107 @@ func loadWithin(ctx context.Context, tbl *table.Table, limit int64) (*Index, err
 		return ix, nil
 	}
 	ix.snapshot = cur.SnapshotID
-	scan := tbl.Scan(table.WithSnapshotID(cur.SnapshotID))
-	_, seq, err := scan.ToArrowRecords(ctx)
+	if cur.Summary != nil {
+		if n, err := strconv.ParseInt(cur.Summary.Properties["total-records"], 10, 64); err == nil && n > 0 && n < 1<<31 {
+			ix.base.keys = newKeyTable(ix.base.keys.ints, int(n))
+		}
+	}
+	plan, err := scan.NewPlan(ctx, scan.Request{Table: tbl, SnapshotID: cur.SnapshotID})
 	if err != nil {
 		return nil, err
 	}
-	for rec, err := range seq {
+	r, err := plan.Open(ctx, plan.Part(0, 1))
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	// Batches are copied into chunks of exactly sized buffers: a reader's
+	// batches carry the slack of the builders that made them.
+	mem := compute.GetAllocator(ctx)
+	var group []arrow.RecordBatch
+	var groupRows int64
+	flush := func() error {
+		if len(group) == 0 {
+			return nil
+		}
+		chunk, err := concatBatches(mem, schema, group)
+		for _, g := range group {
+			g.Release()
+		}
+		group, groupRows = group[:0], 0
 		if err != nil {
+			return err
+		}
+		ix.base.add(chunk)
+		if limit > 0 && ix.Bytes() > limit {
+			return fmt.Errorf("%w: more than %s", ErrMemory, formatBytes(limit))
+		}
+		return nil
+	}
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err == nil {
+			group = append(group, conform(rec, schema))
+			groupRows += rec.NumRows()
+			rec.Release()
+			if groupRows >= chunkRows {
+				err = flush()
+			}
+		}
+		if err != nil {
+			for _, g := range group {
+				g.Release()
+			}
 			ix.Release()
 			return nil, err
 		}
-		ix.base.add(conform(rec, schema))
-		rec.Release()
-		if limit > 0 && ix.Bytes() > limit {
-			ix.Release()
-			return nil, fmt.Errorf("%w: more than %s", ErrMemory, formatBytes(limit))
-		}
+	}
+	if err := flush(); err != nil {
+		ix.Release()
+		return nil, err
 	}
 	return ix, nil
+}
+
+// chunkRows is the most rows an index batch is built of at load.
+const chunkRows = 1 << 20
+
+// concatBatches copies batches into one batch of exactly sized buffers.
+func concatBatches(mem memory.Allocator, schema *arrow.Schema, batches []arrow.RecordBatch) (arrow.RecordBatch, error) {
+	cols := make([]arrow.Array, schema.NumFields())
+	var n int64
+	for _, b := range batches {
+		n += b.NumRows()
+	}
+	for c := range cols {
+		parts := make([]arrow.Array, len(batches))
+		for i, b := range batches {
+			parts[i] = b.Column(c)
+		}
+		col, err := array.Concatenate(parts, mem)
+		if err != nil {
+			for _, done := range cols[:c] {
+				done.Release()
+			}
+			return nil, err
+		}
+		cols[c] = col
+	}
+	out := array.NewRecordBatch(schema, cols, n)
+	for _, c := range cols {
+		c.Release()
+	}
+	return out, nil
+}
+
+// keep holds rec (owned by r from now on) and returns its number.
+func (r *rows) keep(rec arrow.RecordBatch) int32 {
+	r.batches = append(r.batches, rec)
+	r.arrow += recordBytes(rec)
+	return int32(len(r.batches) - 1)
 }
 
 // newIndex is an empty index.
@@ -259,8 +344,7 @@ func newIndex(ident table.Identifier, snapshot int64, schema *arrow.Schema, keyC
 
 // add keeps the rows of rec (owned by r from now on) under their keys.
 func (r *rows) add(rec arrow.RecordBatch) {
-	b := int32(len(r.batches))
-	r.batches = append(r.batches, rec)
+	b := r.keep(rec)
 	for i := range int(rec.NumRows()) {
 		r.set(b, i, false)
 	}
@@ -282,7 +366,7 @@ func (ix *Index) Refresh(ctx context.Context, tbl *table.Table) (*Index, error) 
 	if cur == nil || cur.SnapshotID == ix.snapshot {
 		return ix, nil
 	}
-	overlay := &rows{batches: retainAll(ix.overlay.batches), keys: ix.overlay.keys.clone(), keyCols: ix.keyCols}
+	overlay := &rows{batches: retainAll(ix.overlay.batches), arrow: ix.overlay.arrow, keys: ix.overlay.keys.clone(), keyCols: ix.keyCols}
 	overlay.refs.Store(1)
 	ix.base.ref()
 	next := &Index{table: ix.table, snapshot: cur.SnapshotID, schema: ix.schema, keyCols: ix.keyCols, base: ix.base, overlay: overlay}
@@ -314,8 +398,7 @@ func (ix *Index) Refresh(ctx context.Context, tbl *table.Table) (*Index, error) 
 		cols := make([]arrow.Array, width)
 		copy(cols, rec.Columns()[:width])
 		rows := array.NewRecordBatch(ix.schema, cols, rec.NumRows())
-		b := int32(len(next.overlay.batches))
-		next.overlay.batches = append(next.overlay.batches, rows)
+		b := next.overlay.keep(rows)
 		for i := range int(rec.NumRows()) {
 			switch kinds.Value(i) {
 			case changes.Delete, changes.UpdateBefore:

@@ -124,8 +124,7 @@ func (ix *Index) applyUpserts(ctx context.Context, tbl *table.Table, next *Index
 					c.Release()
 				}
 				rec.Release()
-				b := int32(len(next.overlay.batches))
-				next.overlay.batches = append(next.overlay.batches, row)
+				b := next.overlay.keep(row)
 				for i := range int(row.NumRows()) {
 					next.overlay.set(b, i, true)
 				}
@@ -142,8 +141,7 @@ func (ix *Index) applyUpserts(ctx context.Context, tbl *table.Table, next *Index
 				}
 				row := conform(rec, ix.schema)
 				rec.Release()
-				b := int32(len(next.overlay.batches))
-				next.overlay.batches = append(next.overlay.batches, row)
+				b := next.overlay.keep(row)
 				for i := range int(row.NumRows()) {
 					next.overlay.set(b, i, false)
 				}
