@@ -68,9 +68,12 @@ func (s *Scan) Close() error {
 // row groups read of those in its byte ranges, the row groups skipped,
 // rows decoded and compressed bytes read and skipped, and of the skipped
 // row groups those dictionaries and bloom filters skipped (the rest the
-// column statistics did); then the files iceberg-go read (with delete
-// files; no row group figures) and the data files in the snapshot, when
-// known.
+// column statistics did); when page indexes were used, the row groups
+// they skipped, the data pages read of those tested, the pages and rows
+// skipped; when filter columns were read first, the row groups read so
+// and the rows whose other columns were not decoded; then the files
+// iceberg-go read (with delete files; no row group figures) and the data
+// files in the snapshot, when known.
 func (s *Scan) Analyze() string {
 	var st scan.ReadStats
 	if s.reader != nil {
@@ -79,6 +82,13 @@ func (s *Scan) Analyze() string {
 	out := fmt.Sprintf("files=%d rowgroups=%d/%d skipped=%d rows_read=%d bytes_read=%d bytes_skipped=%d skipped_dict=%d skipped_bloom=%d",
 		st.Files, st.RowGroups, st.RowGroups+st.RowGroupsSkipped, st.RowGroupsSkipped, st.RowsRead, st.BytesRead, st.BytesSkipped,
 		st.SkippedByDictionary, st.SkippedByBloomFilter)
+	if st.Pages > 0 || st.SkippedByPageIndex > 0 {
+		out += fmt.Sprintf(" skipped_pageindex=%d pages=%d/%d pages_skipped=%d rows_skipped=%d",
+			st.SkippedByPageIndex, st.Pages-st.PagesSkipped, st.Pages, st.PagesSkipped, st.RowsSkipped)
+	}
+	if st.LateRowGroups > 0 {
+		out += fmt.Sprintf(" late_rowgroups=%d late_rows_skipped=%d", st.LateRowGroups, st.LateRowsSkipped)
+	}
 	if st.FallbackFiles > 0 {
 		out += fmt.Sprintf(" iceberg_files=%d", st.FallbackFiles)
 	}

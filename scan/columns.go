@@ -1,9 +1,11 @@
 package scan
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"unsafe"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/arrow-go/v18/parquet/schema"
 )
@@ -27,19 +30,30 @@ type columnSource interface {
 }
 
 // openColumns opens a source for each top-level field read (in the order
-// of fr.schema) over the row groups: flat string and binary columns are
-// decoded by flatBinarySource, flat fixed-width ones by flatFixedSource,
-// everything else (nested fields, other types) by pqarrow.
-func (fr *fileRead) openColumns(ctx context.Context, mem memory.Allocator, groups []int) (_ []columnSource, err error) {
+// of fr.schema), or for the fields at positions which when it is not nil,
+// over the row groups: flat string and binary columns are decoded by
+// flatBinarySource, flat fixed-width ones by flatFixedSource, everything
+// else (nested fields, other types) by pqarrow. sel, when not nil, is the
+// rows of the one row group to read.
+func (fr *fileRead) openColumns(ctx context.Context, mem memory.Allocator, groups []int, sel *rowSelection, which []int) (_ []columnSource, err error) {
 	fields := fr.fields
 	if len(fields) != fr.schema.NumFields() {
 		return nil, fmt.Errorf("parquet file %s: %d fields for a schema of %d", fr.task.File.FilePath(), len(fields), fr.schema.NumFields())
+	}
+	if sel != nil && len(groups) != 1 {
+		return nil, fmt.Errorf("parquet file %s: a row selection over %d row groups", fr.task.File.FilePath(), len(groups))
+	}
+	if which == nil {
+		which = make([]int, len(fields))
+		for i := range which {
+			which[i] = i
+		}
 	}
 	included := make(map[int]bool, len(fr.leaves))
 	for _, l := range fr.leaves {
 		included[l] = true
 	}
-	sources := make([]columnSource, 0, len(fields))
+	sources := make([]columnSource, 0, len(which))
 	defer func() {
 		if err != nil {
 			for _, s := range sources {
@@ -47,13 +61,18 @@ func (fr *fileRead) openColumns(ctx context.Context, mem memory.Allocator, group
 			}
 		}
 	}()
-	for i, fi := range fields {
+	for _, i := range which {
+		fi := fields[i]
 		sf := &fr.manifest.Fields[fi]
 		if src := newFlatBinarySource(fr.pr, sf, groups, mem); src != nil {
+			src.cur = sel.cursor(sf.ColIndex)
+			if sel != nil {
+				src.left = sel.rows
+			}
 			sources = append(sources, src)
 			continue
 		}
-		if src := newFlatFixedSource(fr.pr, sf, groups, mem); src != nil {
+		if src := newFlatFixedSource(fr.pr, sf, groups, mem, sel); src != nil {
 			sources = append(sources, src)
 			continue
 		}
@@ -72,10 +91,147 @@ func (fr *fileRead) openColumns(ctx context.Context, mem memory.Allocator, group
 			cr.Release()
 			return nil, fmt.Errorf("parquet file %s: field %s read as %s, expected %s", fr.task.File.FilePath(), cr.Field().Name, cr.Field().Type, fr.schema.Field(i).Type)
 		}
-		sources = append(sources, &pqarrowSource{cr: cr, mem: mem})
+		var src columnSource = &pqarrowSource{cr: cr, mem: mem}
+		if sel != nil {
+			src = &rangedSource{src: src, ranges: sel.ranges, typ: cr.Field().Type, mem: mem}
+		}
+		sources = append(sources, src)
 	}
 	return sources, nil
 }
+
+// rowSelection is the rows of one row group a read decodes, and the page
+// locations (offset index) of the leaf columns that have them.
+type rowSelection struct {
+	ranges []rowRange
+	rows   int64
+	pages  map[int][]*metadata.PageLocation
+}
+
+// cursor returns a cursor over the selection for leaf column col; nil for
+// a nil selection (every row).
+func (sel *rowSelection) cursor(col int) *rowCursor {
+	if sel == nil {
+		return nil
+	}
+	return &rowCursor{ranges: sel.ranges, pages: sel.pages[col]}
+}
+
+// rowCursor moves a flat column's chunk reader over the selected rows of
+// its row group: across pages through the offset index (SeekToRow, which
+// reads and decompresses nothing in between), within a page, or without
+// an offset index, by skipping values.
+type rowCursor struct {
+	ranges []rowRange // the rows still to read
+	pos    int64      // the row the chunk reader is at
+	pages  []*metadata.PageLocation
+}
+
+// seekable is what a rowCursor needs of a typed chunk reader.
+type seekable interface {
+	SeekToRow(row int64) error
+	Skip(n int64) (int64, error)
+}
+
+// take moves the reader to the next row to read and returns how many rows
+// may be read from there, at most n; 0 when no selected row is left.
+func (c *rowCursor) take(cr seekable, n int64) (int64, error) {
+	for len(c.ranges) > 0 && c.pos >= c.ranges[0].end {
+		c.ranges = c.ranges[1:]
+	}
+	if len(c.ranges) == 0 {
+		return 0, nil
+	}
+	r := c.ranges[0]
+	if c.pos < r.start {
+		if c.pages != nil && pageOf(c.pages, r.start) != pageOf(c.pages, c.pos) {
+			if err := cr.SeekToRow(r.start); err != nil {
+				return 0, err
+			}
+		} else if _, err := cr.Skip(r.start - c.pos); err != nil {
+			return 0, err
+		}
+		c.pos = r.start
+	}
+	return min(n, r.end-c.pos), nil
+}
+
+// advance records that n rows were read.
+func (c *rowCursor) advance(n int64) { c.pos += n }
+
+// pageOf is the page holding row.
+func pageOf(pages []*metadata.PageLocation, row int64) int {
+	i, found := slices.BinarySearchFunc(pages, row, func(l *metadata.PageLocation, r int64) int {
+		return cmp.Compare(l.FirstRowIndex, r)
+	})
+	if found {
+		return i
+	}
+	return i - 1
+}
+
+// rangedSource reads the selected rows of a source that reads every row:
+// the rows in between are decoded and dropped.
+type rangedSource struct {
+	src    columnSource
+	ranges []rowRange
+	pos    int64
+	typ    arrow.DataType
+	mem    memory.Allocator
+}
+
+func (s *rangedSource) next(n int64) (arrow.Array, error) {
+	var parts []arrow.Array
+	defer func() {
+		for _, p := range parts {
+			p.Release()
+		}
+	}()
+	var got int64
+	for got < n {
+		for len(s.ranges) > 0 && s.pos >= s.ranges[0].end {
+			s.ranges = s.ranges[1:]
+		}
+		if len(s.ranges) == 0 {
+			break
+		}
+		r := s.ranges[0]
+		for s.pos < r.start {
+			a, err := s.src.next(r.start - s.pos)
+			if err != nil {
+				return nil, err
+			}
+			l := int64(a.Len())
+			a.Release()
+			if l == 0 {
+				return nil, fmt.Errorf("column ended at row %d, before row %d", s.pos, r.start)
+			}
+			s.pos += l
+		}
+		a, err := s.src.next(min(n-got, r.end-s.pos))
+		if err != nil {
+			return nil, err
+		}
+		if a.Len() == 0 {
+			a.Release()
+			return nil, fmt.Errorf("column ended at row %d, before row %d", s.pos, r.end)
+		}
+		parts = append(parts, a)
+		got += int64(a.Len())
+		s.pos += int64(a.Len())
+	}
+	switch len(parts) {
+	case 0:
+		return array.MakeArrayOfNull(s.mem, s.typ, 0), nil
+	case 1:
+		a := parts[0]
+		parts = nil
+		return a, nil
+	}
+	return array.Concatenate(parts, s.mem)
+}
+
+func (s *rangedSource) release() { s.src.release() }
 
 // slicePool recycles the scratch slices of the flat column sources, which
 // are opened for every file.
@@ -149,9 +305,11 @@ type flatBinarySource struct {
 	mem      memory.Allocator
 
 	chunk *file.ByteArrayColumnChunkReader
-	left  int64 // rows not yet returned
-	vals  []parquet.ByteArray
-	defs  []int16
+	// cur, when not nil, is the rows of the (one) row group to read.
+	cur  *rowCursor
+	left int64 // rows not yet returned
+	vals []parquet.ByteArray
+	defs []int16
 	// perRow is the data bytes per row of the previous batch, to size the
 	// next one.
 	perRow float64
@@ -249,7 +407,14 @@ func (s *flatBinarySource) next(n int64) (_ arrow.Array, err error) {
 		size        int // bytes of data written
 	)
 	for rows < n {
-		if s.chunk == nil || !s.chunk.HasNext() {
+		want := min(n-rows, binaryStep)
+		if s.chunk != nil && s.cur != nil {
+			// Move to the next selected row before HasNext reads a page.
+			if want, err = s.cur.take(s.chunk, want); err != nil {
+				return nil, err
+			}
+		}
+		if s.chunk == nil || want == 0 || !s.chunk.HasNext() {
 			if s.chunk != nil {
 				if err := s.chunk.Err(); err != nil {
 					return nil, err
@@ -264,7 +429,6 @@ func (s *flatBinarySource) next(n int64) (_ arrow.Array, err error) {
 			}
 			continue
 		}
-		want := min(n-rows, binaryStep)
 		var defs []int16
 		if s.nullable {
 			defs = s.defs[:want]
@@ -275,6 +439,9 @@ func (s *flatBinarySource) next(n int64) (_ arrow.Array, err error) {
 		}
 		if total == 0 {
 			continue
+		}
+		if s.cur != nil {
+			s.cur.advance(total)
 		}
 		vals := s.vals[:nvals]
 		need := size
@@ -326,6 +493,9 @@ func (s *flatBinarySource) next(n int64) (_ arrow.Array, err error) {
 			bitutil.SetBitsTo(valid.Bytes(), rows, total, true)
 		}
 		rows += total
+	}
+	if rows < n && s.cur != nil {
+		return nil, fmt.Errorf("parquet column %d ended %d rows before the selection", s.col, n-rows)
 	}
 	offsets.ResizeNoShrink(int(rows+1) * arrow.Int32SizeBytes)
 	data.ResizeNoShrink(size)
@@ -435,6 +605,7 @@ func flatFixedKindOf(pr *file.Reader, sf *pqarrow.SchemaField) flatFixedKind {
 // typedChunk is a typed Parquet column chunk reader.
 type typedChunk[T int32 | int64 | float32 | float64] interface {
 	ReadBatchInPage(n int64, values []T, defLvls, repLvls []int16) (total int64, valuesRead int, err error)
+	seekable
 	HasNext() bool
 	Err() error
 	Close() error
@@ -453,14 +624,16 @@ type flatFixedSource[T int32 | int64 | float32 | float64] struct {
 	mem      memory.Allocator
 
 	chunk typedChunk[T]
-	left  int64 // rows not yet returned
-	vals  []T   // decimals: the values before widening
+	cur   *rowCursor // as flatBinarySource's
+	left  int64      // rows not yet returned
+	vals  []T        // decimals: the values before widening
 	defs  []int16
 }
 
 // newFlatFixedSource returns a source for sf, or nil when flatFixedKindOf
-// says sf is not a flat fixed-width column.
-func newFlatFixedSource(pr *file.Reader, sf *pqarrow.SchemaField, groups []int, mem memory.Allocator) columnSource {
+// says sf is not a flat fixed-width column. sel, when not nil, is the rows
+// of the one row group to read.
+func newFlatFixedSource(pr *file.Reader, sf *pqarrow.SchemaField, groups []int, mem memory.Allocator, sel *rowSelection) columnSource {
 	kind := flatFixedKindOf(pr, sf)
 	if kind == fixedNone {
 		return nil
@@ -469,15 +642,19 @@ func newFlatFixedSource(pr *file.Reader, sf *pqarrow.SchemaField, groups []int, 
 	nullable := c.MaxDefinitionLevel() == 1
 	dec := kind == fixedDecimal
 	left := rowsOf(pr, groups)
+	if sel != nil {
+		left = sel.rows
+	}
+	cur := sel.cursor(sf.ColIndex)
 	switch c.PhysicalType() {
 	case parquet.Types.Int32:
-		return &flatFixedSource[int32]{pr: pr, col: sf.ColIndex, groups: groups, typ: sf.Field.Type, decimal: dec, nullable: nullable, mem: mem, left: left}
+		return &flatFixedSource[int32]{pr: pr, col: sf.ColIndex, groups: groups, typ: sf.Field.Type, decimal: dec, nullable: nullable, mem: mem, left: left, cur: cur}
 	case parquet.Types.Int64:
-		return &flatFixedSource[int64]{pr: pr, col: sf.ColIndex, groups: groups, typ: sf.Field.Type, decimal: dec, nullable: nullable, mem: mem, left: left}
+		return &flatFixedSource[int64]{pr: pr, col: sf.ColIndex, groups: groups, typ: sf.Field.Type, decimal: dec, nullable: nullable, mem: mem, left: left, cur: cur}
 	case parquet.Types.Float:
-		return &flatFixedSource[float32]{pr: pr, col: sf.ColIndex, groups: groups, typ: sf.Field.Type, nullable: nullable, mem: mem, left: left}
+		return &flatFixedSource[float32]{pr: pr, col: sf.ColIndex, groups: groups, typ: sf.Field.Type, nullable: nullable, mem: mem, left: left, cur: cur}
 	case parquet.Types.Double:
-		return &flatFixedSource[float64]{pr: pr, col: sf.ColIndex, groups: groups, typ: sf.Field.Type, nullable: nullable, mem: mem, left: left}
+		return &flatFixedSource[float64]{pr: pr, col: sf.ColIndex, groups: groups, typ: sf.Field.Type, nullable: nullable, mem: mem, left: left, cur: cur}
 	}
 	return nil
 }
@@ -537,7 +714,13 @@ func (s *flatFixedSource[T]) next(n int64) (_ arrow.Array, err error) {
 	}
 	var rows, nulls int64
 	for rows < n {
-		if s.chunk == nil || !s.chunk.HasNext() {
+		want := n - rows
+		if s.chunk != nil && s.cur != nil {
+			if want, err = s.cur.take(s.chunk, want); err != nil {
+				return nil, err
+			}
+		}
+		if s.chunk == nil || want == 0 || !s.chunk.HasNext() {
 			if s.chunk != nil {
 				if err := s.chunk.Err(); err != nil {
 					return nil, err
@@ -552,7 +735,6 @@ func (s *flatFixedSource[T]) next(n int64) (_ arrow.Array, err error) {
 			}
 			continue
 		}
-		want := n - rows
 		var defs []int16
 		if s.nullable {
 			defs = s.defs[:want]
@@ -567,6 +749,9 @@ func (s *flatFixedSource[T]) next(n int64) (_ arrow.Array, err error) {
 		}
 		if total == 0 {
 			continue
+		}
+		if s.cur != nil {
+			s.cur.advance(total)
 		}
 		dense := int64(nvals) == total
 		if !dense && valid == nil {
@@ -616,6 +801,9 @@ func (s *flatFixedSource[T]) next(n int64) (_ arrow.Array, err error) {
 			}
 		}
 		rows += total
+	}
+	if rows < n && s.cur != nil {
+		return nil, fmt.Errorf("parquet column %d ended %d rows before the selection", s.col, n-rows)
 	}
 	values.ResizeNoShrink(int(rows) * width)
 	s.left -= rows

@@ -157,7 +157,7 @@ func testFlatSources(t *testing.T, large bool, writer []parquet.WriterProperty) 
 						var src columnSource
 						if s := newFlatBinarySource(pr, sf, groups, mem); s != nil {
 							src = s
-						} else if s := newFlatFixedSource(pr, sf, groups, mem); s != nil {
+						} else if s := newFlatFixedSource(pr, sf, groups, mem, nil); s != nil {
 							src = s
 						} else {
 							t.Fatalf("column %s (%s) has no flat source", sf.Field.Name, sf.Field.Type)

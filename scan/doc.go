@@ -10,7 +10,11 @@
 //     names), keeps the row groups whose first byte lies in the task's byte
 //     range, and tests each against its column statistics: a row group no
 //     row of which can match is skipped, one every row of which matches is
-//     read without filtering. The row filter is translated, bound and
+//     read without filtering. Row groups left undecided are probed through
+//     dictionaries and bloom filters, then page by page through page
+//     indexes, and read only over the row ranges that might match (see
+//     pages.go); the filter columns may be read first and the others only
+//     where rows matched (late.go). The row filter is translated, bound and
 //     evaluated as iceberg-go does, and batches are projected onto the
 //     plan's schema as iceberg-go projects them (columns a file lacks are
 //     NULL, widened types are cast), so both paths return the same rows.

@@ -28,3 +28,9 @@ func ForgetWholePlans() {
 
 // PrunedPlans counts the plans pruned from a cached whole-snapshot plan.
 func PrunedPlans() int64 { return prunedPlans.Load() }
+
+// SetPageIndex turns the page-index tests of row groups on or off, and
+// SetLate reading the filter columns first, for the files a native plan
+// opens from now on.
+func SetPageIndex(p *Plan, on bool) { p.native.noPages = !on }
+func SetLate(p *Plan, on bool)      { p.native.noLate = !on }

@@ -57,6 +57,9 @@ type nativePlan struct {
 	// noProbes: row groups are tested against their statistics only, not
 	// their dictionaries and bloom filters.
 	noProbes bool
+	// noPages: row groups are not tested page by page through their page
+	// indexes; noLate: the filter columns are not read first.
+	noPages, noLate bool
 
 	// shapes are the file shapes resolved so far (see shapeFor), at most
 	// maxShapes; the entries are immutable once added.
@@ -317,6 +320,22 @@ type fileRead struct {
 	probes   *probeFilter
 	lookupIn *lookupInput
 	lookups  *file.Reader
+	// in is the file as the Parquet reader reads it (see pagedInput).
+	in *pagedInput
+	// pages finds the rows of a row group its page indexes leave (nil:
+	// page statistics decide no predicate of the filter).
+	pages *pageFilter
+	// flat holds the leaf columns read by flat sources, which skip the
+	// pages they need not read; made on first use.
+	flat map[int]bool
+	// late reads the filter columns of a row group first (nil: not for
+	// this file); lateMisses counts the row groups in a row where it did
+	// not pay, lateOff stops it for the rest of the file.
+	late       *lateFilter
+	lateMisses int
+	lateOff    bool
+	// lateRegions are the chunks the first pass over a row group keeps.
+	lateRegions []byteSpan
 }
 
 // recordFilter is a row filter compiled for one file schema.
@@ -343,7 +362,8 @@ func (np *nativePlan) openFile(ctx context.Context, fs icebergio.IO, task table.
 	if cached {
 		readOpts = append(readOpts, file.WithMetadata(md))
 	}
-	pr, err := file.NewParquetReader(f, readOpts...)
+	in := &pagedInput{File: f}
+	pr, err := file.NewParquetReader(in, readOpts...)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("open parquet file %s: %w", task.File.FilePath(), err)
@@ -351,7 +371,7 @@ func (np *nativePlan) openFile(ctx context.Context, fs icebergio.IO, task table.
 	if !cached {
 		Footers.Add(footerKey, pr.MetaData(), footerWeight(pr.MetaData()))
 	}
-	fr := &fileRead{np: np, task: task, pr: pr, lookupIn: &lookupInput{src: f}}
+	fr := &fileRead{np: np, task: task, pr: pr, lookupIn: &lookupInput{src: f}, in: in}
 	defer func() {
 		if err != nil {
 			fr.close()
@@ -694,7 +714,17 @@ func (fr *fileRead) compileFilter(filter iceberg.BooleanExpression, leafIDs map[
 		return err
 	}
 	if !fr.np.noProbes {
-		fr.probes, err = newProbeFilter(bound, columns)
+		if fr.probes, err = newProbeFilter(bound, columns); err != nil {
+			return err
+		}
+	}
+	if !fr.np.noPages {
+		if fr.pages, err = newPageFilter(bound, columns); err != nil {
+			return err
+		}
+	}
+	if !fr.np.noLate {
+		fr.late, err = fr.compileLate(translated, bound, leafIDs)
 	}
 	return err
 }
@@ -703,6 +733,13 @@ func (fr *fileRead) compileFilter(filter iceberg.BooleanExpression, leafIDs map[
 type rowGroupPlan struct {
 	index  int
 	filter bool // rows must be filtered (statistics do not prove they all match)
+	// ix is the row group's page index when it is read by row ranges
+	// (nil: every row, every page); ranges are the rows its pages leave
+	// (nil: every row).
+	ix     *pageIndex
+	ranges []rowRange
+	// late: the filter columns are read first (see readLate).
+	late bool
 }
 
 // planRowGroups picks the row groups of the task's byte range and tests
@@ -764,6 +801,16 @@ func (fr *fileRead) planRowGroups(st *counters) ([]rowGroupPlan, error) {
 				bytes = max(bytes-lk.dictBytes, 0)
 			}
 		}
+		plan := rowGroupPlan{index: i, filter: v == rowsMightMatch && !fr.np.pruneOnly}
+		if v == rowsMightMatch {
+			fr.planPages(&plan, rg, bytes, st)
+			st.bytesRead.Add(fr.in.takeIndexBytes())
+			if plan.ix != nil && len(plan.ranges) == 0 && plan.ranges != nil {
+				v, skippedBy = rowsCannotMatch, &st.skippedPages
+				st.pages.Add(plan.ix.pageCount(fr.leaves))
+				st.pagesSkipped.Add(plan.ix.pageCount(fr.leaves))
+			}
+		}
 		if v == rowsCannotMatch {
 			st.rowGroupsSkipped.Add(1)
 			skippedBy.Add(1)
@@ -771,10 +818,46 @@ func (fr *fileRead) planRowGroups(st *counters) ([]rowGroupPlan, error) {
 			continue
 		}
 		st.rowGroups.Add(1)
-		st.bytesRead.Add(bytes)
-		out = append(out, rowGroupPlan{index: i, filter: v == rowsMightMatch && !fr.np.pruneOnly})
+		if plan.ranges != nil {
+			st.rowsSkipped.Add(rg.NumRows() - rangesRows(plan.ranges))
+		}
+		if plan.ix == nil {
+			// Row groups read by ranges count their bytes as they are read.
+			st.bytesRead.Add(bytes)
+		}
+		out = append(out, plan)
 	}
 	return out, nil
+}
+
+// planPages decides how a row group that might match is read: by the row
+// ranges its page indexes leave, and whether its filter columns are read
+// first. bytes is the compressed size of its chunks read.
+func (fr *fileRead) planPages(plan *rowGroupPlan, rg *metadata.RowGroupMetaData, bytes int64, st *counters) {
+	late := fr.late != nil && !fr.lateOff && 2*fr.late.chunkBytes(rg) <= bytes
+	if fr.pages == nil && !late {
+		return
+	}
+	ix := fr.openPageIndex(plan.index, rg)
+	if ix == nil {
+		if late {
+			plan.late = true
+			plan.ix = &pageIndex{rows: rg.NumRows(), cols: map[int]*columnPages{}}
+		}
+		return
+	}
+	plan.ix, plan.late = ix, late
+	if fr.pages == nil {
+		return
+	}
+	ranges := fr.pages.eval(ix)
+	if len(ranges) == 1 && ranges[0] == (rowRange{0, ix.rows}) {
+		return
+	}
+	plan.ranges = ranges
+	if ranges == nil {
+		plan.ranges = []rowRange{}
+	}
 }
 
 // chunkBytes is the compressed size of the chunks of the leaves read.
@@ -824,10 +907,18 @@ func rowGroupOffset(rg *metadata.RowGroupMetaData) int64 {
 // stop.
 func (fr *fileRead) read(ctx context.Context, groups []rowGroupPlan, schema *arrow.Schema, st *counters, emit func(arrow.RecordBatch) bool) error {
 	// Consecutive row groups that need the same treatment are read by one
-	// record reader.
+	// record reader; a row group read by ranges is read alone.
 	for len(groups) > 0 {
+		if g := groups[0]; g.ix != nil {
+			groups = groups[1:]
+			stop, err := fr.readRanges(ctx, g, schema, st, emit)
+			if err != nil || stop {
+				return err
+			}
+			continue
+		}
 		n := 1
-		for n < len(groups) && groups[n].filter == groups[0].filter {
+		for n < len(groups) && groups[n].filter == groups[0].filter && groups[n].ix == nil {
 			n++
 		}
 		idx := make([]int, n)
@@ -836,7 +927,7 @@ func (fr *fileRead) read(ctx context.Context, groups []rowGroupPlan, schema *arr
 		}
 		filter := groups[0].filter
 		groups = groups[n:]
-		stop, err := fr.readGroups(ctx, idx, filter, schema, st, emit)
+		stop, err := fr.readGroups(ctx, idx, filter, nil, schema, st, emit)
 		if err != nil || stop {
 			return err
 		}
@@ -844,9 +935,10 @@ func (fr *fileRead) read(ctx context.Context, groups []rowGroupPlan, schema *arr
 	return nil
 }
 
-func (fr *fileRead) readGroups(ctx context.Context, groups []int, filter bool, schema *arrow.Schema, st *counters, emit func(arrow.RecordBatch) bool) (stop bool, err error) {
+// readGroups reads row groups, or with sel, the selected rows of one.
+func (fr *fileRead) readGroups(ctx context.Context, groups []int, filter bool, sel *rowSelection, schema *arrow.Schema, st *counters, emit func(arrow.RecordBatch) bool) (stop bool, err error) {
 	mem := compute.GetAllocator(ctx)
-	sources, err := fr.openColumns(ctx, mem, groups)
+	sources, err := fr.openColumns(ctx, mem, groups, sel, nil)
 	if err != nil {
 		return false, err
 	}
@@ -859,6 +951,9 @@ func (fr *fileRead) readGroups(ctx context.Context, groups []int, filter bool, s
 	md := fr.pr.MetaData()
 	for _, g := range groups {
 		rows += md.RowGroup(g).NumRows()
+	}
+	if sel != nil {
+		rows = sel.rows
 	}
 	// As pqarrow sizes batches: no larger than the row groups need.
 	batch := min(fr.np.batchSize, int64(bitutil.NextPowerOf2(int(rows))))

@@ -32,14 +32,34 @@ type ReadStats struct {
 	// chunk statistics (or a filter the file's schema makes false), the
 	// dictionaries of fully dictionary-encoded chunks, bloom filters.
 	SkippedByStats, SkippedByDictionary, SkippedByBloomFilter int64
+	// SkippedByPageIndex counts the row groups skipped (after those) because
+	// the page indexes of the filter columns leave none of their rows.
+	SkippedByPageIndex int64
 	// BytesRead and BytesSkipped are the compressed sizes of the column
 	// chunks of the read and skipped row groups, counting only the columns
-	// the scan needs. BytesRead also counts the dictionary pages and bloom
-	// filters read to test row groups (a dictionary page read for a row
-	// group that is skipped is not in BytesSkipped).
+	// the scan needs; of a row group read by row ranges, the bytes of its
+	// chunks fetched and not fetched. BytesRead also counts the dictionary
+	// pages, bloom filters and page indexes read to test row groups (a
+	// dictionary page read for a row group that is skipped is not in
+	// BytesSkipped), and the filter columns' pages fetched a second time
+	// by late materialization.
 	BytesRead, BytesSkipped int64
-	// RowsRead is the number of rows decoded, before the row filter.
+	// RowsRead is the number of rows decoded in every column read, before
+	// the row filter.
 	RowsRead int64
+	// Pages is the number of data pages of the columns read in the row
+	// groups whose pages were tested (the row groups read by row ranges,
+	// and those the page indexes skipped), counting the columns that have
+	// an offset index; PagesSkipped those of them neither fetched nor
+	// decoded.
+	Pages, PagesSkipped int64
+	// RowsSkipped is the number of rows of the row groups read that their
+	// page indexes prove cannot match, and so are not decoded.
+	RowsSkipped int64
+	// LateRowGroups is the number of row groups whose filter columns were
+	// read first; LateRowsSkipped the rows of theirs that the filter
+	// rejected and whose other columns were not decoded.
+	LateRowGroups, LateRowsSkipped int64
 }
 
 // counters are a Reader's figures while its workers update them.
@@ -47,8 +67,11 @@ type counters struct {
 	files, fallbackFiles          atomic.Int64
 	rowGroups, rowGroupsSkipped   atomic.Int64
 	skippedStats, skippedDict     atomic.Int64
-	skippedBloom                  atomic.Int64
+	skippedBloom, skippedPages    atomic.Int64
 	bytesRead, bytesSkipped, rows atomic.Int64
+	pages, pagesSkipped           atomic.Int64
+	rowsSkipped                   atomic.Int64
+	lateRowGroups, lateRowsSkip   atomic.Int64
 }
 
 func (c *counters) snapshot() ReadStats {
@@ -60,9 +83,15 @@ func (c *counters) snapshot() ReadStats {
 		SkippedByStats:       c.skippedStats.Load(),
 		SkippedByDictionary:  c.skippedDict.Load(),
 		SkippedByBloomFilter: c.skippedBloom.Load(),
+		SkippedByPageIndex:   c.skippedPages.Load(),
 		BytesRead:            c.bytesRead.Load(),
 		BytesSkipped:         c.bytesSkipped.Load(),
 		RowsRead:             c.rows.Load(),
+		Pages:                c.pages.Load(),
+		PagesSkipped:         c.pagesSkipped.Load(),
+		RowsSkipped:          c.rowsSkipped.Load(),
+		LateRowGroups:        c.lateRowGroups.Load(),
+		LateRowsSkipped:      c.lateRowsSkip.Load(),
 	}
 }
 

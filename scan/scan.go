@@ -29,9 +29,11 @@ type Request struct {
 	Fields []string
 	// Filter is pushed into Iceberg planning and reading; nil for none.
 	Filter iceberg.BooleanExpression
-	// PruneOnly uses Filter to skip files and row groups only: the rows of
-	// what is read are not tested, because the caller filters them itself
-	// (tasks read through iceberg-go are still filtered by it).
+	// PruneOnly uses Filter to skip what it proves holds no match: files,
+	// row groups, pages, and the rows late materialization finds do not
+	// match in runs long enough to skip. The other rows read are not
+	// tested, because the caller filters them itself (tasks read through
+	// iceberg-go are still filtered by it).
 	PruneOnly bool
 	// Limit stops reading after that many rows; 0 for no limit.
 	Limit int64

@@ -819,9 +819,9 @@ func TestFilterAfterNestedColumn(t *testing.T) {
 	}
 }
 
-// With PruneOnly the filter still prunes files, but every row of the files
-// read comes back (the caller tests the rows); without it only the
-// matching rows do.
+// With PruneOnly the filter still prunes files, and the rows of the files
+// read come back but for those pruning skips (the caller tests the rows):
+// every matching row, and others; without it only the matching rows do.
 func TestPruneOnly(t *testing.T) {
 	_, ctx := newAlloc(t)
 	tbl := loadTable(t, datagen.ProbeEventsTable)
@@ -838,11 +838,20 @@ func TestPruneOnly(t *testing.T) {
 	}
 	some, _ := readAll(t, ctx, filtered, filtered.Part(0, 1))
 	all, _ := readAll(t, ctx, pruned, pruned.Part(0, 1))
-	if pruned.NumTasks() != demoFilesPerDay || int64(len(all)) != pruned.Stats.RecordCount {
-		t.Errorf("PruneOnly: %d tasks and %d rows of %d records; want %d tasks, every record", pruned.NumTasks(), len(all), pruned.Stats.RecordCount, demoFilesPerDay)
+	if pruned.NumTasks() != demoFilesPerDay || int64(len(all)) > pruned.Stats.RecordCount {
+		t.Errorf("PruneOnly: %d tasks and %d rows of %d records; want %d tasks", pruned.NumTasks(), len(all), pruned.Stats.RecordCount, demoFilesPerDay)
 	}
 	if len(some) == 0 || len(some) >= len(all) {
 		t.Errorf("filtering rows kept %d of %d; want some and fewer", len(some), len(all))
+	}
+	seen := map[string]int{}
+	for _, r := range all {
+		seen[r]++
+	}
+	for _, r := range some {
+		if seen[r]--; seen[r] < 0 {
+			t.Fatalf("PruneOnly lost the matching row %s", r)
+		}
 	}
 }
 
