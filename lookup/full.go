@@ -12,11 +12,11 @@ package lookup
 
 import (
 	"context"
-	"io"
-	"strconv"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"strconv"
 	"strings"
 	"sync/atomic"
 

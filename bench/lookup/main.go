@@ -13,8 +13,9 @@
 //     the Go heap it grew by;
 //   - full: lookups of 1,000-key batches returning every column, on one
 //     goroutine and on GOMAXPROCS goroutines, in keys per second;
-//   - refresh: the table changed by 1% (a key range rewritten), the
-//     refresh timed against a reload;
+//   - refresh: the table changed by 1%, by upserts (equality deletes and
+//     new rows in one snapshot) and by rewriting a key range, each refresh
+//     timed against a reload;
 //   - cache: the hit ratio of otter (W-TinyLFU) and of an LRU
 //     (hashicorp/golang-lru) holding 10% of the keys, over the same probes,
 //     and of the PARTIAL keeper itself over a prefix of them.
@@ -32,6 +33,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -65,6 +67,7 @@ type figures struct {
 	AllGoroutineKeysPerSec float64 `json:"full_keys_per_sec_all_goroutines"`
 	MissRatio              float64 `json:"miss_ratio"`
 
+	UpsertRefreshSeconds float64 `json:"refresh_upsert_seconds"`
 	RangeRefreshSeconds  float64 `json:"refresh_range_seconds"`
 	ReloadSeconds        float64 `json:"reload_seconds"`
 
@@ -150,11 +153,37 @@ func main() {
 	m.Close()
 
 	if !*skipRefresh {
-		// A 1% change of a key range: the files holding it are rewritten.
+		// A 1% change the way streaming writers commit upserts: one
+		// snapshot with equality deletes of 1% of the keys, drawn at
+		// random, and their new rows.
+		rnd := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+		changed := make([]int64, 0, *rows/100)
+		seen := map[int64]bool{}
+		for int64(len(changed)) < *rows/100 {
+			k := rnd.Int64N(*rows)
+			if !seen[k] {
+				seen[k] = true
+				changed = append(changed, k)
+			}
+		}
+		slices.Sort(changed)
+		upsert(ctx, cat, ident, changed, 1)
+		tbl, err = cat.LoadTable(ctx, ident)
+		check(err)
+		start = time.Now()
+		next, err := ix.Refresh(ctx, tbl)
+		check(err)
+		f.UpsertRefreshSeconds = time.Since(start).Seconds()
+		ix.Release()
+		ix = next
+		log.Printf("refresh after upserting 1%% of the keys: %.3fs", f.UpsertRefreshSeconds)
+
+		// A 1% change of a key range rewritten copy-on-write: the files
+		// holding it are replaced.
 		lo := *rows / 2
 		hi := lo + *rows/100
 		commit(ctx, cat, ident, func(tx *table.Transaction) error {
-			return tx.OverwriteTable(ctx, dimTable(lo, hi, 1), 1<<20, nil,
+			return tx.OverwriteTable(ctx, dimTable(lo, hi, 2), 1<<20, nil,
 				table.WithOverwriteFilter(iceberg.NewAnd(
 					iceberg.GreaterThanEqual(iceberg.Reference("id"), lo),
 					iceberg.LessThan(iceberg.Reference("id"), hi))))
@@ -162,7 +191,7 @@ func main() {
 		tbl, err = cat.LoadTable(ctx, ident)
 		check(err)
 		start = time.Now()
-		next, err := ix.Refresh(ctx, tbl)
+		next, err = ix.Refresh(ctx, tbl)
 		check(err)
 		f.RangeRefreshSeconds = time.Since(start).Seconds()
 		ix.Release()
@@ -207,12 +236,7 @@ func dimTable(lo, hi int64, version int) arrow.Table {
 	defer b.Release()
 	var recs []arrow.RecordBatch
 	for id := lo; id < hi; id++ {
-		b.Field(0).(*array.Int64Builder).Append(id)
-		b.Field(1).(*array.StringBuilder).Append(fmt.Sprintf("shop %d v%d", id, version))
-		b.Field(2).(*array.StringBuilder).Append(categories[id%int64(len(categories))])
-		b.Field(3).(*array.Float64Builder).Append(float64(id%1000) / 10)
-		b.Field(4).(*array.Float64Builder).Append(float64(id%997) / 10)
-		b.Field(5).(*array.Int32Builder).Append(int32(id % 7))
+		appendRow(b, id, version)
 		if (id-lo+1)%(1<<20) == 0 {
 			recs = append(recs, b.NewRecordBatch())
 		}
@@ -223,6 +247,15 @@ func dimTable(lo, hi int64, version int) arrow.Table {
 		r.Release()
 	}
 	return t
+}
+
+func appendRow(b *array.RecordBuilder, id int64, version int) {
+	b.Field(0).(*array.Int64Builder).Append(id)
+	b.Field(1).(*array.StringBuilder).Append(fmt.Sprintf("shop %d v%d", id, version))
+	b.Field(2).(*array.StringBuilder).Append(categories[id%int64(len(categories))])
+	b.Field(3).(*array.Float64Builder).Append(float64(id%1000) / 10)
+	b.Field(4).(*array.Float64Builder).Append(float64(id%997) / 10)
+	b.Field(5).(*array.Int32Builder).Append(int32(id % 7))
 }
 
 // open opens (or writes) the catalog with bench.dim of n rows.
@@ -345,4 +378,34 @@ func hitRatios(keys []int64, capacity int) (float64, float64) {
 		}
 	}
 	return float64(oh) / float64(len(keys)), float64(lh) / float64(len(keys))
+}
+
+// upsert commits equality deletes of ids and their rows at version in one
+// snapshot.
+func upsert(ctx context.Context, cat *catalog.Catalog, ident table.Identifier, ids []int64, version int) {
+	tbl, err := cat.LoadTable(ctx, ident)
+	check(err)
+	tx := tbl.NewTransaction()
+	keys := int64Array(ids)
+	krec := array.NewRecordBatch(arrow.NewSchema([]arrow.Field{dimSchema.Field(0)}, nil), []arrow.Array{keys}, int64(len(ids)))
+	keys.Release()
+	dels, err := tx.WriteEqualityDeletes(ctx, []int{1}, func(yield func(arrow.RecordBatch, error) bool) { yield(krec, nil) })
+	check(err)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, dimSchema)
+	for _, id := range ids {
+		appendRow(b, id, version)
+	}
+	rec := b.NewRecordBatch()
+	b.Release()
+	var adds []iceberg.DataFile
+	for df, err := range table.WriteRecords(ctx, tbl, dimSchema, func(yield func(arrow.RecordBatch, error) bool) { yield(rec, nil) }) {
+		check(err)
+		adds = append(adds, df)
+	}
+	rd := tx.NewRowDelta(nil)
+	rd.AddRows(adds...)
+	rd.AddDeletes(dels...)
+	check(rd.Commit(ctx))
+	_, err = tx.Commit(ctx)
+	check(err)
 }
