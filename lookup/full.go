@@ -248,7 +248,10 @@ func loadWithin(ctx context.Context, tbl *table.Table, limit int64) (*Index, err
 	defer r.Close()
 	// Batches are copied into chunks of exactly sized buffers: a reader's
 	// batches carry the slack of the builders that made them.
-	mem := compute.GetAllocator(ctx)
+	mem := memory.Allocator(compute.GetAllocator(ctx))
+	if mem == memory.DefaultAllocator {
+		mem = huge
+	}
 	var group []arrow.RecordBatch
 	var groupRows int64
 	flush := func() error {
@@ -296,6 +299,8 @@ func loadWithin(ctx context.Context, tbl *table.Table, limit int64) (*Index, err
 	}
 	return ix, nil
 }
+
+var huge = newHugeAllocator()
 
 // chunkRows is the most rows an index batch is built of at load.
 const chunkRows = 1 << 20
