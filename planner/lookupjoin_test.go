@@ -55,6 +55,8 @@ func lookupPlanner(t *testing.T, cat *catalog.Catalog, cfg lookup.Options) (*Pla
 	t.Cleanup(m.Close)
 	opts := testOptions
 	opts.Lookups = m
+	// Several workers join batches at once against one reader.
+	opts.Parallelism = 3
 	return New(cat, opts), m
 }
 
@@ -252,7 +254,7 @@ func newGenerated(t *testing.T) *generated {
 		iceberg.NestedField{ID: 3, Name: "y", Type: iceberg.PrimitiveTypes.String},
 		iceberg.NestedField{ID: 4, Name: "z", Type: iceberg.PrimitiveTypes.Int64},
 	), func(b *array.RecordBuilder) {
-		for n := range 500 {
+		for n := range 5000 {
 			b.Field(0).(*array.Int64Builder).Append(int64(n))
 			if rng.IntN(10) == 0 {
 				b.Field(1).AppendNull()
