@@ -60,6 +60,9 @@ type HashJoin struct {
 	// input waits for. Only for inner, left, semi and anti joins, where
 	// right rows that match no left row do not count.
 	Publish *KeySet
+	// Note, when set, is shown in EXPLAIN after the join (why the planner
+	// did not make it a lookup join).
+	Note string
 
 	ctx          context.Context
 	build        arrow.RecordBatch
@@ -91,13 +94,19 @@ func (j *HashJoin) String() string {
 	if j.Residual != nil {
 		on = append(on, j.Residual.String())
 	}
-	if len(j.LeftKeys) == 0 {
-		return fmt.Sprintf("NestedLoopJoin %s on %s", j.Type, strings.Join(on, " AND "))
+	var s string
+	switch {
+	case len(j.LeftKeys) == 0:
+		s = fmt.Sprintf("NestedLoopJoin %s on %s", j.Type, strings.Join(on, " AND "))
+	case j.BuildLeft:
+		s = fmt.Sprintf("HashJoin %s (build left) on %s", j.Type, strings.Join(on, " AND "))
+	default:
+		s = fmt.Sprintf("HashJoin %s on %s", j.Type, strings.Join(on, " AND "))
 	}
-	if j.BuildLeft {
-		return fmt.Sprintf("HashJoin %s (build left) on %s", j.Type, strings.Join(on, " AND "))
+	if j.Note != "" {
+		s += " (" + j.Note + ")"
 	}
-	return fmt.Sprintf("HashJoin %s on %s", j.Type, strings.Join(on, " AND "))
+	return s
 }
 
 func (j *HashJoin) Open(ctx context.Context) error {

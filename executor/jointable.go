@@ -286,22 +286,31 @@ func (t *joinTable) lookup(ctx context.Context, keys []expr.Expr, rec arrow.Reco
 }
 
 // parallelProbe runs a join's probe in several goroutines: each takes the
-// next left batch (one at a time, under mu) and sends the joined batch on.
+// next input batch (one at a time, under mu), transforms it with probe and
+// sends the result on. Each result is non-empty and owned by the reader.
 type parallelProbe struct {
-	j       *HashJoin
+	nextIn  func() (arrow.RecordBatch, error)
+	probe   func(arrow.RecordBatch) (arrow.RecordBatch, error)
 	out     chan exchangeItem
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
-	mu      sync.Mutex // guards j.Left.Next and eof
+	mu      sync.Mutex // guards nextIn and eof
 	eof     bool
 	done    bool
 	stopped bool
 }
 
 func startParallelProbe(j *HashJoin) *parallelProbe {
-	ctx, cancel := context.WithCancel(j.ctx)
-	p := &parallelProbe{j: j, out: make(chan exchangeItem, j.Workers), cancel: cancel}
-	for w := 0; w < j.Workers; w++ {
+	return startParallel(j.ctx, j.Workers, j.nextLeft, j.probe)
+}
+
+// startParallel starts workers goroutines that read batches with next (one
+// at a time) and transform each with probe; the worker releases the input
+// batch after probe returns.
+func startParallel(ctx context.Context, workers int, next func() (arrow.RecordBatch, error), probe func(arrow.RecordBatch) (arrow.RecordBatch, error)) *parallelProbe {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &parallelProbe{nextIn: next, probe: probe, out: make(chan exchangeItem, workers), cancel: cancel}
+	for w := 0; w < workers; w++ {
 		p.wg.Add(1)
 		go p.work(ctx)
 	}
@@ -318,7 +327,7 @@ func (p *parallelProbe) work(ctx context.Context) {
 			p.mu.Unlock()
 			return
 		}
-		in, err := p.j.nextLeft()
+		in, err := p.nextIn()
 		if err != nil {
 			// The end, or an error: either way no one reads on.
 			p.eof = true
@@ -331,14 +340,16 @@ func (p *parallelProbe) work(ctx context.Context) {
 			send(exchangeItem{err: err})
 			return
 		}
-		rec, err := p.j.probe(in)
+		rec, err := p.probe(in)
 		in.Release()
 		if err != nil {
 			send(exchangeItem{err: err})
 			return
 		}
-		if rec.NumRows() == 0 {
-			rec.Release()
+		if rec == nil || rec.NumRows() == 0 {
+			if rec != nil {
+				rec.Release()
+			}
 			continue
 		}
 		if !send(exchangeItem{rec: rec}) {

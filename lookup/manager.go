@@ -211,6 +211,34 @@ func (m *Manager) Config(ident table.Identifier, mode Mode) TableConfig {
 	return cfg
 }
 
+// Configured reports whether the table's mode was chosen: the table is
+// in Options.Tables or Options.Default sets a mode.
+func (m *Manager) Configured(ident table.Identifier) bool {
+	if _, ok := m.opts.Tables[strings.Join(ident, ".")]; ok {
+		return true
+	}
+	return m.opts.Default.Mode != Configured
+}
+
+// Kept describes the table if the manager holds it in mode (loaded).
+func (m *Manager) Kept(ident table.Identifier, mode Mode) (TableStats, bool) {
+	m.mu.Lock()
+	k, ok := m.tables[strings.Join(ident, ".")+"\x00"+mode.String()]
+	m.mu.Unlock()
+	if !ok {
+		return TableStats{}, false
+	}
+	select {
+	case <-k.ready:
+	default:
+		return TableStats{}, false
+	}
+	if k.err != nil {
+		return TableStats{}, false
+	}
+	return k.state.stats(), true
+}
+
 // Reader returns a reader of the table in mode (Configured: the table's
 // configured mode) at its latest snapshot the manager holds. The first
 // call for a table in FULL or PARTIAL mode loads it.

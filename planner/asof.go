@@ -19,6 +19,12 @@ import (
 //	FROM t FOR VERSION AS OF 'nightly'             -- a tag or branch
 //	FROM t FOR TIMESTAMP AS OF '2026-11-20 08:00:00'
 //	FROM t FOR SYSTEM_TIME AS OF TIMESTAMP '2026-11-20T08:00:00Z'
+//	JOIN d FOR SYSTEM_TIME AS OF e.proc_time AS s ON ...  -- processing time
+//
+// FOR SYSTEM_TIME AS OF followed by a column or function (e.proc_time,
+// PROCTIME()) rather than a constant asks, as in Flink, for a lookup join
+// at processing time: the dimension as the lookup manager holds it when
+// the query runs (its latest snapshot). The expression is not evaluated.
 //
 // A token-level pass blanks each clause out of the statement (keeping
 // every other character at its offset, so positions in errors still point
@@ -32,6 +38,9 @@ type asOfClause struct {
 	quoted bool   // value was a string literal
 	text   string // the clause as written, for errors
 	pos    int    // 1-based position of FOR
+	// procTime: SYSTEM_TIME AS OF a column or function, a lookup join at
+	// processing time; value holds the expression's text.
+	procTime bool
 }
 
 // sqlToken is a token of the pre-pass: a word, a number, a quoted string or
@@ -42,7 +51,11 @@ type sqlToken struct {
 	text       string
 }
 
-func tokenize(sql string) []sqlToken {
+func tokenize(sql string) []sqlToken { return lexSQL(sql, nil) }
+
+// lexSQL splits sql into tokens, handing the text of each /*+ ... */
+// comment (an optimizer hint) to hint when it is set.
+func lexSQL(sql string, hint func(string)) []sqlToken {
 	var toks []sqlToken
 	i := 0
 	for i < len(sql) {
@@ -56,6 +69,9 @@ func tokenize(sql string) []sqlToken {
 			end := strings.Index(sql[i+2:], "*/")
 			if end < 0 {
 				return toks
+			}
+			if hint != nil && strings.HasPrefix(sql[i:], "/*+") {
+				hint(sql[i+3 : i+2+end])
 			}
 			i += end + 4
 		case c == '$' && (i == 0 || !identByte(sql[i-1])) && isDollarQuote(sql[i:]):
@@ -154,6 +170,20 @@ func stripAsOf(sql string) (string, map[int]asOfClause, error) {
 			c.value = toks[v].text
 		case 's':
 			c.value, c.quoted = strings.ReplaceAll(toks[v].text[1:len(toks[v].text)-1], "''", "'"), true
+		case 'w', 'q':
+			if !kind.is("system_time") {
+				return "", nil, &SyntaxError{Msg: fmt.Sprintf("%s AS OF needs a number or a quoted value", strings.ToUpper(kind.text)), Pos: toks[v].start + 1}
+			}
+			// A (dotted) column or a function call: processing time.
+			end := v
+			for end+2 < len(toks) && toks[end+1].text == "." && toks[end+2].ident() {
+				end += 2
+			}
+			if end+2 < len(toks) && toks[end+1].text == "(" && toks[end+2].text == ")" {
+				end += 2
+			}
+			c.value, c.procTime = sql[toks[v].start:toks[end].end], true
+			v = end
 		default:
 			return "", nil, &SyntaxError{Msg: fmt.Sprintf("%s AS OF needs a number or a quoted value", strings.ToUpper(kind.text)), Pos: toks[v].start + 1}
 		}

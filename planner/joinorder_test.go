@@ -721,7 +721,7 @@ func (p *joinProblem) build(ctx context.Context, mem memory.Allocator, steps []j
 		return &intSource{name: p.names[r.src], schema: arrow.NewSchema(fs, nil), rows: data[r.src], mem: mem}
 	}
 	st := &stmt{p: New(nil, Options{Parallelism: 2}), ctx: ctx}
-	return buildGreedy(st, sc, steps, leafOp)
+	return buildGreedy(st, sc, steps, leafOp, nil, nil)
 }
 
 // execute drains op and returns its rows, checking their schema is the

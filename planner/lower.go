@@ -44,6 +44,8 @@ type lowered struct {
 	scan    *scan.Plan
 	filters []expr.Expr
 	semis   int
+	// rows estimates the rows it yields; 0 when unknown.
+	rows float64
 }
 
 func (st *stmt) lower(n lnode) (*lowered, error) {
@@ -190,7 +192,7 @@ func (st *stmt) lowerScan(x *lScan) (*lowered, error) {
 		parts = max(1, min(p.opts.MaxParts, pln.NumTasks()))
 	}
 	limited := x.limit >= 0
-	return &lowered{scan: pln, filters: x.filters, parts: parts, build: func(part, n int) executor.Operator {
+	return &lowered{scan: pln, filters: x.filters, parts: parts, rows: sourceRows(pln, x.filters, 0), build: func(part, n int) executor.Operator {
 		if k := min(p.opts.Parallelism, pln.NumTasks()); n <= 1 && k > 1 && !limited {
 			inputs := make([]executor.Operator, k)
 			for i := range inputs {
@@ -218,6 +220,10 @@ func (st *stmt) lowerJoin(x *lJoin) (*lowered, error) {
 	lk, rk, resid := splitJoinKeys(x.conds, lw)
 	lk = append(append([]expr.Expr{}, x.lkeys...), lk...)
 	rk = append(append([]expr.Expr{}, x.rkeys...), rk...)
+	lookupLow, note := st.lookupRight(x, l, r, lk, rk, resid)
+	if lookupLow != nil {
+		return lookupLow, nil
+	}
 	p := st.p
 	j := *x
 	out := &lowered{parts: 1, build: func(part, parts int) executor.Operator {
@@ -228,7 +234,7 @@ func (st *stmt) lowerJoin(x *lJoin) (*lowered, error) {
 				Residual: resid, Output: j.out, Publish: set})
 		}
 		return st.m(&executor.HashJoin{Workers: p.opts.Parallelism, Left: left, Right: r.build(0, 1), Type: j.jt, LeftKeys: lk, RightKeys: rk,
-			Residual: resid, Output: j.out, BuildLeft: j.buildLeft, NullAware: j.nullAware})
+			Residual: resid, Output: j.out, BuildLeft: j.buildLeft, NullAware: j.nullAware, Note: note})
 	}}
 	if x.jt == executor.SemiJoin || x.jt == executor.AntiJoin {
 		// A table filtered by semi joins is still a table read to the
@@ -283,9 +289,29 @@ func (st *stmt) lowerInner(x *lJoin) (*lowered, error) {
 		}
 		return math.Min(columnNDV(low[src].scan, sc.cols[col].field.Name), rows[src])
 	}
-	order := greedyOrder(root, pl, rows, ndv)
-	leafOp := func(r *rel) executor.Operator { return low[r.src].build(0, 1) }
-	return &lowered{parts: 1, build: func(int, int) executor.Operator {
-		return buildGreedy(st, sc, order, leafOp)
-	}}, nil
+	rels, conds := joinConds(root, pl)
+	var lookups []lookupStep
+	var notes map[*rel]string
+	if st.p.opts.Lookups != nil {
+		lookups, rels, conds, notes = st.planLookups(rels, conds, leaves, low, rows, ndv)
+		for _, lk := range lookups {
+			st.pinLookup(lk.dim, lk.choice)
+		}
+	}
+	order := orderLeaves(rels, conds, rows, ndv)
+	out := &lowered{parts: 1, rows: order[len(order)-1].rows}
+	if len(order) == 1 && len(lookups) > 0 {
+		// One table looked up into: its parts stay parts.
+		out.parts = low[order[0].leaf.src].parts
+	}
+	out.build = func(part, parts int) executor.Operator {
+		leafOp := func(r *rel) executor.Operator {
+			if len(order) == 1 {
+				return low[r.src].build(part, parts)
+			}
+			return low[r.src].build(0, 1)
+		}
+		return buildGreedy(st, sc, order, leafOp, lookups, notes)
+	}
+	return out, nil
 }

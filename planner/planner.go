@@ -19,6 +19,7 @@ import (
 	"github.com/lakeflight/lakeflight/catalog"
 	"github.com/lakeflight/lakeflight/executor"
 	"github.com/lakeflight/lakeflight/expr"
+	"github.com/lakeflight/lakeflight/lookup"
 )
 
 // Options tune planning.
@@ -36,6 +37,9 @@ type Options struct {
 	// (joins, aggregates, sorts) is read in at once, through an Exchange.
 	// Default GOMAXPROCS; 1 reads serially.
 	Parallelism int
+	// Lookups keeps dimension tables for lookup joins. Default nil: every
+	// join is a hash join.
+	Lookups *lookup.Manager
 }
 
 // DefaultOptions returns the default planning options.
@@ -66,6 +70,12 @@ type Session struct {
 	Catalog string
 	// Schema is the current namespace (dotted); empty to search all.
 	Schema string
+	// LookupMode is how lookup joins read dimension tables; Configured
+	// (the default) takes each table's mode from the lookup manager.
+	LookupMode lookup.Mode
+	// LookupJoins says when equality joins on a dimension's key become
+	// lookup joins. Default LookupJoinsAuto: by estimates.
+	LookupJoins LookupJoins
 }
 
 // Request is one statement to plan.
@@ -132,6 +142,9 @@ type stmt struct {
 	// asOfUsed marks those a table took.
 	asOf     map[int]asOfClause
 	asOfUsed map[int]bool
+	// hints are the /*+ LOOKUP(...) NO_LOOKUP(...) */ hints by the table
+	// name or alias they name (lowercase): true for LOOKUP.
+	hints map[string]bool
 }
 
 // m wraps an operator for EXPLAIN ANALYZE when the statement asks for it.
@@ -182,7 +195,7 @@ func (p *Planner) build(ctx context.Context, req Request) (*stmt, *planned, expl
 		return nil, nil, ex, unsupported("more than one statement in a request")
 	}
 	st := &stmt{p: p, ctx: ctx, req: req, now: req.Now, params: req.Params, snapshots: map[string]int64{},
-		asOf: asOf, asOfUsed: map[int]bool{}}
+		asOf: asOf, asOfUsed: map[int]bool{}, hints: readHints(req.SQL)}
 	if st.now.IsZero() {
 		st.now = time.Now().UTC()
 	}

@@ -32,6 +32,9 @@ type source struct {
 	fields  []string      // field paths read; nil for all
 	quals   []string
 	asOf    bool // snap comes from a FOR ... AS OF clause
+	// procTime: FOR SYSTEM_TIME AS OF a column, a lookup join at
+	// processing time (the latest snapshot the lookup manager holds).
+	procTime bool
 }
 
 // rel is a node of the FROM tree: a table or a join of two subtrees. Its
@@ -109,7 +112,10 @@ func (p *Planner) fromClause(ctx context.Context, st *stmt, items []*pg.Node, ou
 				quals = []string{alias}
 			}
 			src := &source{tbl: tbl, ident: ident, key: key, alias: alias, snap: st.req.Snapshots[key], full: full, quals: quals}
-			if c, ok := st.asOf[int(rv.GetLocation())]; ok {
+			if c, ok := st.asOf[int(rv.GetLocation())]; ok && c.procTime {
+				src.procTime = true
+				st.asOfUsed[int(rv.GetLocation())] = true
+			} else if ok {
 				// Time travel: the clause names the snapshot, the same
 				// one whenever the statement is planned again.
 				if src.snap, err = asOfSnapshot(tbl, key, c, time.UTC); err != nil {
@@ -875,6 +881,8 @@ type joinStep struct {
 	// the leaf), so the hash table holds only rows that can still match.
 	sats []joinStep
 	eff  float64 // a satellite's estimated rows after its own satellites
+	// rows estimates the result after this step.
+	rows float64
 }
 
 // greedyOrder orders the tables of an inner-join tree. The largest table
@@ -886,6 +894,13 @@ type joinStep struct {
 // sides. A table with no connection comes only when none is left,
 // smallest first.
 func greedyOrder(root *rel, pl *placer, rows []float64, ndv func(col int) float64) []joinStep {
+	leaves, conds := joinConds(root, pl)
+	return orderLeaves(leaves, conds, rows, ndv)
+}
+
+// joinConds lists the tables of an inner-join tree and the conditions of
+// its joins, over the scope's columns.
+func joinConds(root *rel, pl *placer) ([]*rel, []expr.Expr) {
 	var leaves []*rel
 	var conds []expr.Expr
 	var walk func(r *rel)
@@ -901,6 +916,12 @@ func greedyOrder(root *rel, pl *placer, rows []float64, ndv func(col int) float6
 		}
 	}
 	walk(root)
+	return leaves, conds
+}
+
+// orderLeaves is greedyOrder over tables and conditions (over the scope's
+// columns).
+func orderLeaves(leaves []*rel, conds []expr.Expr, rows []float64, ndv func(col int) float64) []joinStep {
 	in := func(c expr.Expr, joined map[*rel]bool, extra *rel) bool {
 		for _, i := range expr.Columns(c) {
 			ok := false
@@ -947,7 +968,7 @@ func greedyOrder(root *rel, pl *placer, rows []float64, ndv func(col int) float6
 	}
 	joined := map[*rel]bool{leaves[start]: true}
 	used := make([]bool, len(conds))
-	steps := []joinStep{{leaf: leaves[start]}}
+	steps := []joinStep{{leaf: leaves[start], rows: rows[leaves[start].src]}}
 	card := rows[leaves[start].src]
 	// Distinct values of the joined columns, capped by the rows joined.
 	dv := map[int]float64{}
@@ -1011,7 +1032,7 @@ func greedyOrder(root *rel, pl *placer, rows []float64, ndv func(col int) float6
 		for i := range dv {
 			dv[i] = math.Min(dv[i], card)
 		}
-		step := joinStep{leaf: best}
+		step := joinStep{leaf: best, rows: card}
 		if len(steps) > 0 {
 			// (bestOut already counts their shrinking.)
 			step.sats = satellites(best, leaves, joined, conds, used, rows, ndv)
@@ -1146,7 +1167,10 @@ func satShrink(leaf *rel, sat joinStep, eff float64, rows []float64, ndv func(in
 
 // buildGreedy builds the hash joins of a greedy order and projects the
 // columns back into the scope's order.
-func buildGreedy(st *stmt, sc *scope, steps []joinStep, leafOp func(*rel) executor.Operator) executor.Operator {
+//
+// The tables of lookups are joined last, by lookup joins, in order; notes
+// say why a table was hashed rather than looked up.
+func buildGreedy(st *stmt, sc *scope, steps []joinStep, leafOp func(*rel) executor.Operator, lookups []lookupStep, notes map[*rel]string) executor.Operator {
 	pos := map[int]int{} // scope index -> column of the current result
 	var fields []arrow.Field
 	add := func(l *rel) {
@@ -1213,7 +1237,26 @@ func buildGreedy(st *stmt, sc *scope, steps []joinStep, leafOp func(*rel) execut
 		}
 		out := arrow.NewSchema(append([]arrow.Field{}, fields...), nil)
 		op = st.m(&executor.HashJoin{Workers: st.p.opts.Parallelism, Left: op, Right: right, Type: executor.InnerJoin, LeftKeys: lk, RightKeys: rk,
-			Residual: expr.AndOf(rest), Output: out})
+			Residual: expr.AndOf(rest), Output: out, Note: notes[l]})
+	}
+	for _, lu := range lookups {
+		l := lu.leaf
+		keys := make([]expr.Expr, len(lu.keys))
+		for i, k := range lu.keys {
+			keys[i] = remap(k, pos)
+		}
+		width := len(fields)
+		joinedPos := maps.Clone(pos)
+		for i := l.lo; i < l.hi; i++ {
+			joinedPos[i] = width + i - l.lo
+		}
+		rest := make([]expr.Expr, len(lu.conds))
+		for i, c := range lu.conds {
+			rest[i] = remap(c, joinedPos)
+		}
+		add(l)
+		out := arrow.NewSchema(append([]arrow.Field{}, fields...), nil)
+		op = st.lookupOp(lu.dim, lu.choice, op, executor.InnerJoin, keys, expr.AndOf(rest), out)
 	}
 	// Back to the scope's column order for everything above.
 	exprs := make([]expr.Expr, len(sc.cols))
