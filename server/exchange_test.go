@@ -474,7 +474,9 @@ func TestLookupExchangeConcurrent(t *testing.T) {
 
 // lazyCatalog lets a lookup manager be made before the test server's
 // catalog exists.
-type lazyCatalog struct{ cat atomic.Pointer[catalog.Catalog] }
+type lazyCatalog struct {
+	cat atomic.Pointer[catalog.Catalog]
+}
 
 func (l *lazyCatalog) LoadTable(ctx context.Context, id table.Identifier) (*table.Table, error) {
 	return l.cat.Load().LoadTable(ctx, id)
