@@ -25,6 +25,7 @@ in the table). Each answer's app_metadata is JSON: {"snapshot": S,
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import threading
 from typing import Iterable, Iterator
@@ -55,18 +56,20 @@ def enrich(client: flight.FlightClient, request: bytes, batches: Iterable[pa.Rec
     """Streams batches through one lookup exchange and yields, for each
     batch in order, (answer, {"snapshot": S, "misses": N}). Batches are
     written from another thread while answers are read, so the server can
-    work on several at once."""
+    work on several at once. A request the server refuses raises the
+    pyarrow error of its status (ArrowInvalid for INVALID_ARGUMENT,
+    ArrowKeyError for NOT_FOUND, FlightUnauthenticatedError, ...)."""
     batches = iter(batches)
     first = next(batches, None)
     if first is None:
         return
     writer, reader = client.do_exchange(flight.FlightDescriptor.for_command(request), options=options)
+    writer.begin(first.schema)
     sent = {"n": 0, "error": None}
 
     def write():
         try:
-            writer.begin(first.schema)
-            for b in (first, *batches):
+            for b in itertools.chain([first], batches):
                 writer.write_batch(b)
                 sent["n"] += 1
             writer.done_writing()
@@ -85,9 +88,16 @@ def enrich(client: flight.FlightClient, request: bytes, batches: Iterable[pa.Rec
             meta = json.loads(chunk.app_metadata.to_pybytes())
             got += 1
             yield chunk.data, meta
-    finally:
+    except BaseException:
+        # The server's error (or the caller's) is the one to report.
         th.join()
-        writer.close()
+        try:
+            writer.close()
+        except Exception:
+            pass
+        raise
+    th.join()
+    writer.close()
     if sent["error"] is not None and got < sent["n"]:
         raise sent["error"]
 
