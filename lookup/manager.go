@@ -53,6 +53,20 @@ func ParseMode(s string) (Mode, error) {
 	return Configured, fmt.Errorf("lookup mode %q: want full, partial or none", s)
 }
 
+// MarshalText writes the mode's name.
+func (m Mode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText reads full, partial or none (any case), so that a Mode can
+// be set from YAML or JSON.
+func (m *Mode) UnmarshalText(b []byte) error {
+	v, err := ParseMode(string(b))
+	if err != nil {
+		return err
+	}
+	*m = v
+	return nil
+}
+
 // TableConfig is how one table is kept.
 type TableConfig struct {
 	// Mode; Configured means the manager's default.

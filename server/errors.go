@@ -11,6 +11,7 @@ import (
 	"github.com/lakeflight/lakeflight/catalog"
 	"github.com/lakeflight/lakeflight/changes"
 	"github.com/lakeflight/lakeflight/executor"
+	"github.com/lakeflight/lakeflight/lookup"
 	"github.com/lakeflight/lakeflight/planner"
 	"github.com/lakeflight/lakeflight/scan"
 )
@@ -43,14 +44,15 @@ func toStatus(err error) error {
 		errors.Is(err, executor.ErrUnboundParam), errors.Is(err, errBadRequest),
 		errors.Is(err, executor.ErrDivisionByZero), errors.Is(err, executor.ErrOverflow),
 		errors.Is(err, executor.ErrFunction), errors.Is(err, executor.ErrUnsupportedType),
-		errors.Is(err, catalog.ErrInvalidURI), errors.Is(err, changes.ErrInvalidRange):
+		errors.Is(err, catalog.ErrInvalidURI), errors.Is(err, changes.ErrInvalidRange),
+		errors.Is(err, lookup.ErrNoKey):
 		code = codes.InvalidArgument
 	case errors.Is(err, planner.ErrUnsupported), errors.Is(err, errUnimplemented):
 		code = codes.Unimplemented
 	case errors.Is(err, catalog.ErrNoSuchTable), errors.Is(err, catalog.ErrNoSuchNamespace),
 		errors.Is(err, planner.ErrNoSuchColumn), errors.Is(err, scan.ErrNoSuchSnapshot), errors.Is(err, changes.ErrNoSuchSnapshot):
 		code = codes.NotFound
-	case errors.Is(err, executor.ErrMemoryLimit):
+	case errors.Is(err, executor.ErrMemoryLimit), errors.Is(err, lookup.ErrMemory):
 		code = codes.ResourceExhausted
 	case errors.Is(err, errBadTicket):
 		code = codes.PermissionDenied

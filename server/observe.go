@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/lakeflight/lakeflight/catalog"
+	"github.com/lakeflight/lakeflight/lookup"
 	"github.com/lakeflight/lakeflight/scan"
 )
 
@@ -37,6 +39,9 @@ type Metrics struct {
 	errors    metric.Int64Counter
 	authFails metric.Int64Counter
 	latency   metric.Float64Histogram
+
+	// lookups is the manager whose tables the lookup gauges report.
+	lookups atomic.Pointer[lookup.Manager]
 }
 
 // NewMetrics creates the instruments on meter.
@@ -68,7 +73,78 @@ func NewMetrics(meter metric.Meter) (*Metrics, error) {
 	if err := cacheMetrics(meter); err != nil {
 		return nil, err
 	}
+	if err := m.lookupMetrics(meter); err != nil {
+		return nil, err
+	}
 	return m, nil
+}
+
+// observeLookups makes the lookup metrics report mgr's tables.
+func (m *Metrics) observeLookups(mgr *lookup.Manager) { m.lookups.Store(mgr) }
+
+// lookupMetrics reports the lookup manager's figures at each collection:
+// per kept table (labels table and mode) the bytes held, keys held or
+// cached, the snapshot held and how many snapshots the table is ahead of
+// it, PARTIAL cache hits and misses and refreshes applied; and the bytes
+// held by all tables against the lookup memory budget.
+func (m *Metrics) lookupMetrics(meter metric.Meter) error {
+	size, err := meter.Int64ObservableGauge("lakeflight.lookup.size", metric.WithUnit("By"), metric.WithDescription("bytes a lookup table holds in memory"))
+	if err != nil {
+		return err
+	}
+	keys, err := meter.Int64ObservableGauge("lakeflight.lookup.keys", metric.WithDescription("keys a lookup table holds (full) or caches (partial)"))
+	if err != nil {
+		return err
+	}
+	snapshot, err := meter.Int64ObservableGauge("lakeflight.lookup.snapshot", metric.WithDescription("snapshot id a lookup table answers from"))
+	if err != nil {
+		return err
+	}
+	behind, err := meter.Int64ObservableGauge("lakeflight.lookup.snapshots_behind", metric.WithDescription("snapshots the table had committed past the one held, at the last check"))
+	if err != nil {
+		return err
+	}
+	hits, err := meter.Int64ObservableCounter("lakeflight.lookup.hits", metric.WithDescription("keys a partial lookup cache answered"))
+	if err != nil {
+		return err
+	}
+	misses, err := meter.Int64ObservableCounter("lakeflight.lookup.misses", metric.WithDescription("keys a partial lookup cache read from the table"))
+	if err != nil {
+		return err
+	}
+	refreshes, err := meter.Int64ObservableCounter("lakeflight.lookup.refreshes", metric.WithDescription("new snapshots applied to a lookup table"))
+	if err != nil {
+		return err
+	}
+	used, err := meter.Int64ObservableGauge("lakeflight.lookup.memory.used", metric.WithUnit("By"), metric.WithDescription("bytes reserved by all lookup tables"))
+	if err != nil {
+		return err
+	}
+	budget, err := meter.Int64ObservableGauge("lakeflight.lookup.memory.budget", metric.WithUnit("By"), metric.WithDescription("bytes all lookup tables may reserve (--lookup-memory)"))
+	if err != nil {
+		return err
+	}
+	_, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		mgr := m.lookups.Load()
+		if mgr == nil {
+			return nil
+		}
+		u, b := mgr.Used()
+		o.ObserveInt64(used, u)
+		o.ObserveInt64(budget, b)
+		for _, st := range mgr.Stats() {
+			set := metric.WithAttributes(attribute.String("table", st.Table), attribute.String("mode", st.Mode.String()))
+			o.ObserveInt64(size, st.Bytes, set)
+			o.ObserveInt64(keys, st.Keys, set)
+			o.ObserveInt64(snapshot, st.Snapshot, set)
+			o.ObserveInt64(behind, int64(st.Behind), set)
+			o.ObserveInt64(hits, st.Hits, set)
+			o.ObserveInt64(misses, st.Misses, set)
+			o.ObserveInt64(refreshes, st.Refreshes, set)
+		}
+		return nil
+	}, size, keys, snapshot, behind, hits, misses, refreshes, used, budget)
+	return err
 }
 
 // cacheMetrics reports the metadata caches' figures at each collection:

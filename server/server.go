@@ -1,7 +1,7 @@
 // Package server implements the Arrow Flight SQL service: authentication,
 // sessions, metadata commands, statements and prepared statements with
-// stateless signed handles and tickets, and DoGet streaming. It is the one
-// place that maps errors to gRPC codes.
+// stateless signed handles and tickets, DoGet streaming and the DoExchange
+// lookup service. It is the one place that maps errors to gRPC codes.
 package server
 
 import (
@@ -28,6 +28,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/lakeflight/lakeflight/catalog"
+	"github.com/lakeflight/lakeflight/lookup"
 	"github.com/lakeflight/lakeflight/planner"
 )
 
@@ -65,6 +66,11 @@ type Options struct {
 	Metrics *Metrics
 	// Version is reported through GetSqlInfo. Default "dev".
 	Version string
+	// Lookups keeps dimension tables for the DoExchange lookup service.
+	// The caller owns it and closes it after the server stops. Default: a
+	// manager over the server's catalog with lookup's defaults (1 GiB,
+	// FULL, refreshed every 10s), closed by Stop and GracefulStop.
+	Lookups *lookup.Manager
 }
 
 // DefaultOptions returns the defaults.
@@ -129,6 +135,9 @@ type Server struct {
 	boundParams *lru.Cache[string, []byte]
 	cancels     *cancelRegistry
 
+	lookups     *lookup.Manager
+	ownsLookups bool // made by New: closed by Stop and GracefulStop
+
 	grpc   *grpc.Server
 	health *health.Server
 }
@@ -159,7 +168,13 @@ func New(cat *catalog.Catalog, pl *planner.Planner, opts Options) (*Server, erro
 		mem:         opts.Allocator,
 		boundParams: bound,
 		cancels:     newCancelRegistry(),
+		lookups:     opts.Lookups,
 	}
+	if s.lookups == nil {
+		s.lookups = lookup.NewManager(lookup.Options{Catalog: cat, Logger: opts.Logger})
+		s.ownsLookups = true
+	}
+	s.metrics.observeLookups(s.lookups)
 	s.BaseServer.Alloc = opts.Allocator
 	if err := s.registerSqlInfo(); err != nil {
 		return nil, err
@@ -198,15 +213,24 @@ func (s *Server) Serve(lis net.Listener) error {
 func (s *Server) GracefulStop() {
 	s.health.Shutdown()
 	s.grpc.GracefulStop()
+	s.closeLookups()
 }
 
 // Stop closes all connections at once.
 func (s *Server) Stop() {
 	s.health.Shutdown()
 	s.grpc.Stop()
+	s.closeLookups()
 }
 
-// flightService overrides Handshake of the Flight SQL router.
+func (s *Server) closeLookups() {
+	if s.ownsLookups {
+		s.lookups.Close()
+	}
+}
+
+// flightService overrides Handshake and DoGet of the Flight SQL router,
+// and serves DoExchange (lookups).
 type flightService struct {
 	flight.FlightServer
 	s *Server
@@ -214,6 +238,11 @@ type flightService struct {
 
 func (f *flightService) Handshake(stream flight.FlightService_HandshakeServer) error {
 	return f.s.handshake(stream)
+}
+
+// DoExchange serves keyed lookups in dimension tables (LookupRequest).
+func (f *flightService) DoExchange(stream flight.FlightService_DoExchangeServer) error {
+	return toStatus(f.s.exchange(stream))
 }
 
 // DoGet serves subscriptions (JSON tickets) and statement tickets itself,

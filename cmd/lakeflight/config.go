@@ -9,8 +9,11 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/lakeflight/lakeflight/lookup"
 )
 
 // config is everything `lakeflight serve` can be told, from a YAML file
@@ -40,6 +43,75 @@ type config struct {
 	Pprof                      bool              `yaml:"pprof"`
 	LogLevel                   string            `yaml:"log_level"`
 	LogFormat                  string            `yaml:"log_format"`
+	Lookup                     lookupConfig      `yaml:"lookup"`
+}
+
+// lookupConfig is how dimension tables are kept for lookups: the memory
+// all of them may hold, the defaults of every table and the settings of
+// some by name ("ns.table").
+type lookupConfig struct {
+	Memory     string                       `yaml:"memory"`
+	Mode       lookup.Mode                  `yaml:"mode"`
+	Refresh    time.Duration                `yaml:"refresh"`
+	CacheBytes string                       `yaml:"cache_bytes"`
+	TTL        time.Duration                `yaml:"ttl"`
+	Tables     map[string]lookupTableConfig `yaml:"tables"`
+}
+
+// lookupTableConfig overrides the lookup defaults for one table; unset
+// fields keep them.
+type lookupTableConfig struct {
+	Mode       lookup.Mode   `yaml:"mode"`
+	Refresh    time.Duration `yaml:"refresh"`
+	CacheBytes string        `yaml:"cache_bytes"`
+	TTL        time.Duration `yaml:"ttl"`
+}
+
+// options maps the lookup settings onto the manager's options (Catalog
+// left to the caller).
+func (c lookupConfig) options() (lookup.Options, error) {
+	var o lookup.Options
+	var err error
+	if o.Memory, err = parseBytes(c.Memory); err != nil {
+		return o, fmt.Errorf("--lookup-memory: %w", err)
+	}
+	if o.Memory == 0 {
+		return o, errors.New("--lookup-memory must be positive")
+	}
+	if c.Mode == lookup.Configured {
+		return o, errors.New("--lookup-mode must be full, partial or none")
+	}
+	if c.Refresh <= 0 {
+		return o, fmt.Errorf("--lookup-refresh must be positive, got %s", c.Refresh)
+	}
+	if c.TTL < 0 {
+		return o, fmt.Errorf("lookup ttl must not be negative, got %s", c.TTL)
+	}
+	o.Default = lookup.TableConfig{Mode: c.Mode, Refresh: c.Refresh, TTL: c.TTL}
+	if c.CacheBytes != "" {
+		if o.Default.CacheBytes, err = parseBytes(c.CacheBytes); err != nil {
+			return o, fmt.Errorf("lookup cache_bytes: %w", err)
+		}
+	}
+	for name, t := range c.Tables {
+		if dot := strings.LastIndex(name, "."); dot <= 0 || dot == len(name)-1 {
+			return o, fmt.Errorf("lookup tables: %q must be namespace.table", name)
+		}
+		if t.Refresh < 0 || t.TTL < 0 {
+			return o, fmt.Errorf("lookup tables: %s: refresh and ttl must not be negative", name)
+		}
+		tc := lookup.TableConfig{Mode: t.Mode, Refresh: t.Refresh, TTL: t.TTL}
+		if t.CacheBytes != "" {
+			if tc.CacheBytes, err = parseBytes(t.CacheBytes); err != nil {
+				return o, fmt.Errorf("lookup tables: %s: cache_bytes: %w", name, err)
+			}
+		}
+		if o.Tables == nil {
+			o.Tables = map[string]lookup.TableConfig{}
+		}
+		o.Tables[name] = tc
+	}
+	return o, nil
 }
 
 func defaultConfig() config {
@@ -53,6 +125,7 @@ func defaultConfig() config {
 		FooterCache:      "256MiB",
 		LogLevel:         "info",
 		LogFormat:        "text",
+		Lookup:           lookupConfig{Memory: "1GiB", Mode: lookup.Full, Refresh: 10 * time.Second},
 	}
 }
 
@@ -110,6 +183,9 @@ func parseServe(args []string) (config, error) {
 	fs.StringVar(&cfg.QueryMemoryLimit, "query-memory-limit", cfg.QueryMemoryLimit, "memory one query may hold in sorts, aggregates, joins and windows (e.g. 512MiB, 4GiB; 0 for none)")
 	fs.StringVar(&cfg.ManifestCache, "manifest-cache", cfg.ManifestCache, "bytes of manifest lists and manifests kept in memory (0 for none)")
 	fs.StringVar(&cfg.FooterCache, "footer-cache", cfg.FooterCache, "bytes of decoded Parquet footers kept in memory (0 for none)")
+	fs.StringVar(&cfg.Lookup.Memory, "lookup-memory", cfg.Lookup.Memory, "memory all dimension tables kept for lookups may hold (e.g. 512MiB, 4GiB)")
+	fs.TextVar(&cfg.Lookup.Mode, "lookup-mode", cfg.Lookup.Mode, "how dimension tables are kept for lookups unless configured per table: full (in memory), partial (a cache of rows by key) or none (point reads)")
+	fs.DurationVar(&cfg.Lookup.Refresh, "lookup-refresh", cfg.Lookup.Refresh, "how often kept dimension tables are brought up to date with new snapshots")
 	fs.BoolVar(&cfg.Pprof, "pprof", cfg.Pprof, "serve Go profiles at /debug/pprof/ on the metrics address")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
@@ -151,6 +227,9 @@ func (c *config) validate() error {
 	}
 	if _, err := parseBytes(c.FooterCache); err != nil {
 		return fmt.Errorf("--footer-cache: %w", err)
+	}
+	if _, err := c.Lookup.options(); err != nil {
+		return err
 	}
 	if c.DemoEvents < 1 {
 		return fmt.Errorf("--demo-events must be positive, got %d", c.DemoEvents)

@@ -27,6 +27,7 @@ import (
 
 	"github.com/lakeflight/lakeflight/bench/datagen"
 	"github.com/lakeflight/lakeflight/catalog"
+	"github.com/lakeflight/lakeflight/lookup"
 	"github.com/lakeflight/lakeflight/planner"
 	"github.com/lakeflight/lakeflight/scan"
 	"github.com/lakeflight/lakeflight/server"
@@ -218,6 +219,16 @@ func serve(ctx context.Context, args []string) error {
 		go func() { _ = metricsSrv.Serve(ml) }()
 		fmt.Printf("metrics on http://%s/metrics\n", ml.Addr())
 	}
+
+	lopts, err := cfg.Lookup.options()
+	if err != nil {
+		return err
+	}
+	lopts.Catalog = cat
+	lopts.Logger = log
+	lookups := lookup.NewManager(lopts)
+	defer lookups.Close() // after the server has stopped
+	opts.Lookups = lookups
 
 	popts := planner.DefaultOptions()
 	popts.MaxParts = cfg.MaxEndpoints

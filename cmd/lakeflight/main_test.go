@@ -7,14 +7,22 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/lakeflight/lakeflight/lookup"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -59,10 +67,13 @@ func TestServeDemoEndToEnd(t *testing.T) {
 		rows += rdr.RecordBatch().NumRows()
 	}
 	rdr.Release()
-	c.Close()
 	if rows != 5 {
 		t.Fatalf("rows = %d", rows)
 	}
+	if n := exchangeShops(t, ctx, c.Client); n != 1 {
+		t.Fatalf("lookup exchange answered %d shop names, want 1", n)
+	}
+	c.Close()
 
 	resp, err := http.Get("http://" + maddr + "/metrics")
 	if err != nil {
@@ -72,7 +83,10 @@ func TestServeDemoEndToEnd(t *testing.T) {
 	resp.Body.Close()
 	for _, want := range []string{"lakeflight_rows", "lakeflight_rpc_duration_seconds_bucket", `method="DoGet"`,
 		`lakeflight_cache_misses_total{cache="manifests"`, `lakeflight_cache_hits_total{cache="footers"`, `lakeflight_cache_size_bytes{cache="footers"`,
-		`lakeflight_cache_capacity_bytes{cache="manifests"`} {
+		`lakeflight_cache_capacity_bytes{cache="manifests"`, `method="DoExchange"`,
+		`lakeflight_lookup_size_bytes{mode="full"`, `lakeflight_lookup_keys{mode="full"`, `table="mall.shops"} 200`,
+		`lakeflight_lookup_refreshes_total{`, `lakeflight_lookup_snapshots_behind{`, `lakeflight_lookup_snapshot{`,
+		`lakeflight_lookup_memory_used_bytes{`, `lakeflight_lookup_memory_budget_bytes{`, `} 1.073741824e+09`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
@@ -97,6 +111,45 @@ func TestServeDemoEndToEnd(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("restart on an existing demo warehouse: %v", err)
 	}
+}
+
+// exchangeShops looks up a known and an unknown shop code through
+// DoExchange and returns how many names came back.
+func exchangeShops(t *testing.T, ctx context.Context, c flight.Client) int {
+	t.Helper()
+	stream, err := c.DoExchange(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := arrow.NewSchema([]arrow.Field{{Name: "shop_code", Type: arrow.BinaryTypes.String}}, nil)
+	b := array.NewStringBuilder(memory.DefaultAllocator)
+	b.AppendValues([]string{"S0001", "nope"}, nil)
+	col := b.NewArray()
+	rec := array.NewRecordBatch(sc, []arrow.Array{col}, 2)
+	wr := flight.NewRecordWriter(stream, ipc.WithSchema(sc))
+	wr.SetFlightDescriptor(&flight.FlightDescriptor{Type: flight.DescriptorCMD, Cmd: []byte(`{"lookup": "mall.shops", "columns": ["shop_name"]}`)})
+	if err := wr.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	wr.Close()
+	stream.CloseSend()
+	rec.Release()
+	col.Release()
+	b.Release()
+	rdr, err := flight.NewRecordReader(stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdr.Release()
+	n := 0
+	for rdr.Next() {
+		names := rdr.RecordBatch().Column(1)
+		n += names.Len() - names.NullN()
+	}
+	if err := rdr.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func TestRefusesRemoteWithoutAuth(t *testing.T) {
@@ -134,6 +187,67 @@ func TestConfigFileAndFlags(t *testing.T) {
 	} {
 		if _, err := parseServe(bad); err == nil {
 			t.Errorf("%v: no error", bad)
+		}
+	}
+}
+
+func TestLookupConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "lakeflight.yaml")
+	yml := `catalog_uri: sqlite:///x.db
+lookup:
+  memory: 2GiB
+  mode: partial
+  refresh: 30s
+  cache_bytes: 32MiB
+  ttl: 5m
+  tables:
+    mall.shops: {mode: full, refresh: 1s}
+    mall.device_places: {mode: PARTIAL, cache_bytes: 1000000, ttl: 1m}
+`
+	if err := os.WriteFile(cfgPath, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := parseServe([]string{"--config", cfgPath, "--lookup-refresh", "2s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := cfg.Lookup.options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := lookup.Options{Memory: 2 << 30,
+		Default: lookup.TableConfig{Mode: lookup.Partial, Refresh: 2 * time.Second, CacheBytes: 32 << 20, TTL: 5 * time.Minute},
+		Tables: map[string]lookup.TableConfig{
+			"mall.shops":         {Mode: lookup.Full, Refresh: time.Second},
+			"mall.device_places": {Mode: lookup.Partial, CacheBytes: 1000000, TTL: time.Minute},
+		}}
+	if !reflect.DeepEqual(o, want) {
+		t.Errorf("lookup options %+v, want %+v", o, want)
+	}
+	cfg, err = parseServe([]string{"--catalog-uri", "sqlite:///x.db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := cfg.Lookup.options(); o.Memory != 1<<30 || o.Default.Mode != lookup.Full || o.Default.Refresh != 10*time.Second {
+		t.Errorf("default lookup options %+v", o)
+	}
+	for _, bad := range [][]string{
+		{"--lookup-mode", "fast"},
+		{"--lookup-memory", "lots"},
+		{"--lookup-memory", "0"},
+		{"--lookup-refresh", "0s"},
+	} {
+		if _, err := parseServe(append([]string{"--catalog-uri", "sqlite:///x.db"}, bad...)); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
+	for _, bad := range []string{"lookup: {mode: fast}", "lookup: {tables: {shops: {mode: full}}}", "lookup: {tables: {mall.shops: {cache_bytes: lots}}}", "lookup: {tables: {mall.shops: {moed: full}}}"} {
+		if err := os.WriteFile(cfgPath, []byte(bad), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := parseServe([]string{"--config", cfgPath}); err == nil {
+			t.Errorf("%s: no error", bad)
 		}
 	}
 }
