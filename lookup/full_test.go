@@ -234,3 +234,41 @@ func TestLoadNeedsAKey(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// TestLookupColumnOrder: the columns come back in the order asked for,
+// also when that is every column in another order.
+func TestLookupColumnOrder(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer mem.AssertSize(t, 0)
+	ctx := compute.WithAllocator(context.Background(), mem)
+	d := newDim(t, true)
+	d.commit(t, func(tx *table.Transaction) error {
+		return tx.AppendTable(context.Background(), dimRows([]int64{1, 2}, "s"), 10, nil)
+	})
+	ix, err := lookup.Load(ctx, d.load(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Release()
+	k := ids(2)
+	defer k.Release()
+	for _, cols := range [][]int{{2, 0, 1}, {1}, {0, 1, 2}, {1, 1}} {
+		rec, err := ix.Lookup(ctx, []arrow.Array{k}, cols)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for i := range int(rec.NumCols()) {
+			got = append(got, rec.ColumnName(i)+"="+rec.Column(i).ValueStr(0))
+		}
+		var want []string
+		vals := []string{"2", "s2", "0.5"}
+		for _, c := range cols {
+			want = append(want, dimType.Field(c).Name+"="+vals[c])
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("columns %v: got %v, want %v", cols, got, want)
+		}
+		rec.Release()
+	}
+}

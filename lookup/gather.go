@@ -45,8 +45,11 @@ func (ix *Index) gather(ctx context.Context, picks []pick, which []int) (arrow.R
 		}
 	}
 	schema := ix.schema
-	if len(which) != ix.schema.NumFields() {
-		schema = arrow.NewSchema(fields, nil)
+	for at, c := range which {
+		if at != c || len(which) != ix.schema.NumFields() {
+			schema = arrow.NewSchema(fields, nil)
+			break
+		}
 	}
 	out := array.NewRecordBatch(schema, cols, int64(len(picks)))
 	for _, c := range cols {
