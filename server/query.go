@@ -37,13 +37,16 @@ type statement struct {
 	Schema    string           `json:"s,omitempty"`
 	Params    []byte           `json:"p,omitempty"` // Arrow IPC stream of one row
 	Snapshots map[string]int64 `json:"n,omitempty"`
+	// Session options that change plans (see sessionState).
+	LookupMode  string `json:"lm,omitempty"`
+	LookupJoins string `json:"lj,omitempty"`
 	Part      int              `json:"i,omitempty"`
 	Parts     int              `json:"k,omitempty"`
 	Expires   int64            `json:"e,omitempty"`
 }
 
 func (st *statement) session() planner.Session {
-	return planner.Session{Catalog: st.Catalog, Schema: st.Schema}
+	return sessionState{Catalog: st.Catalog, Schema: st.Schema, LookupMode: st.LookupMode, LookupJoins: st.LookupJoins}.planner()
 }
 
 func (s *Server) plan(ctx context.Context, st *statement, withParams bool) (q *planner.Query, err error) {
@@ -113,11 +116,11 @@ func (s *Server) resultSchema(q *planner.Query) *arrow.Schema {
 }
 
 func (s *Server) newStatement(ctx context.Context, sql string) (*statement, error) {
-	sess, err := s.plannerSession(ctx)
+	sess, err := s.session(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &statement{SQL: sql, Catalog: sess.Catalog, Schema: sess.Schema}, nil
+	return &statement{SQL: sql, Catalog: sess.Catalog, Schema: sess.Schema, LookupMode: sess.LookupMode, LookupJoins: sess.LookupJoins}, nil
 }
 
 func (s *Server) GetFlightInfoStatement(ctx context.Context, cmd flightsql.StatementQuery, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/lakeflight/lakeflight/catalog"
+	"github.com/lakeflight/lakeflight/lookup"
 	"github.com/lakeflight/lakeflight/planner"
 )
 
@@ -23,6 +24,20 @@ const sessionCookie = "lakeflight_session"
 type sessionState struct {
 	Catalog string `json:"c,omitempty"`
 	Schema  string `json:"s,omitempty"`
+	// LookupMode and LookupJoins are the session options lookup_mode
+	// (full, partial, none) and lookup_joins (auto, prefer, off).
+	LookupMode  string `json:"lm,omitempty"`
+	LookupJoins string `json:"lj,omitempty"`
+}
+
+// planner is the planner session of these options (checked when set).
+func (st sessionState) planner() planner.Session {
+	out := planner.Session{Catalog: st.Catalog, Schema: st.Schema}
+	if st.LookupMode != "" {
+		out.LookupMode, _ = lookup.ParseMode(st.LookupMode)
+	}
+	out.LookupJoins, _ = planner.ParseLookupJoins(st.LookupJoins)
+	return out
 }
 
 // session reads the session options of a call. A session cookie that does
@@ -59,7 +74,7 @@ func parseCookies(line string) []*http.Cookie {
 
 func (s *Server) plannerSession(ctx context.Context) (planner.Session, error) {
 	st, err := s.session(ctx)
-	return planner.Session{Catalog: st.Catalog, Schema: st.Schema}, err
+	return st.planner(), err
 }
 
 func (s *Server) setSessionCookie(ctx context.Context, st sessionState, maxAge int) error {
@@ -111,6 +126,32 @@ func (s *Server) SetSessionOptions(ctx context.Context, req *flight.SetSessionOp
 				}
 				st.Schema = str
 			}
+		case "lookup_mode":
+			switch {
+			case unset:
+				st.LookupMode = ""
+			case !isString:
+				fail(name, flight.SetSessionOptionsResultErrorInvalidValue)
+			default:
+				if _, err := lookup.ParseMode(str); err != nil {
+					fail(name, flight.SetSessionOptionsResultErrorInvalidValue)
+					continue
+				}
+				st.LookupMode = strings.ToLower(strings.TrimSpace(str))
+			}
+		case "lookup_joins":
+			switch {
+			case unset:
+				st.LookupJoins = ""
+			case !isString:
+				fail(name, flight.SetSessionOptionsResultErrorInvalidValue)
+			default:
+				if _, err := planner.ParseLookupJoins(str); err != nil {
+					fail(name, flight.SetSessionOptionsResultErrorInvalidValue)
+					continue
+				}
+				st.LookupJoins = strings.ToLower(strings.TrimSpace(str))
+			}
 		default:
 			fail(name, flight.SetSessionOptionsResultErrorInvalidName)
 		}
@@ -135,6 +176,16 @@ func (s *Server) GetSessionOptions(ctx context.Context, _ *flight.GetSessionOpti
 	if st.Schema != "" {
 		opts["schema"] = &flight.SessionOptionValue{OptionValue: &pbflight.SessionOptionValue_StringValue{StringValue: st.Schema}}
 	}
+	mode := st.LookupMode
+	if mode == "" {
+		mode = "configured"
+	}
+	opts["lookup_mode"] = &flight.SessionOptionValue{OptionValue: &pbflight.SessionOptionValue_StringValue{StringValue: mode}}
+	joins := st.LookupJoins
+	if joins == "" {
+		joins = "auto"
+	}
+	opts["lookup_joins"] = &flight.SessionOptionValue{OptionValue: &pbflight.SessionOptionValue_StringValue{StringValue: joins}}
 	return &flight.GetSessionOptionsResult{SessionOptions: opts}, nil
 }
 

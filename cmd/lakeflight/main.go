@@ -232,6 +232,7 @@ func serve(ctx context.Context, args []string) error {
 
 	popts := planner.DefaultOptions()
 	popts.MaxParts = cfg.MaxEndpoints
+	popts.Lookups = lookups
 	srv, err := server.New(cat, planner.New(cat, popts), opts)
 	if err != nil {
 		return err
