@@ -40,9 +40,9 @@ type statement struct {
 	// Session options that change plans (see sessionState).
 	LookupMode  string `json:"lm,omitempty"`
 	LookupJoins string `json:"lj,omitempty"`
-	Part      int              `json:"i,omitempty"`
-	Parts     int              `json:"k,omitempty"`
-	Expires   int64            `json:"e,omitempty"`
+	Part        int    `json:"i,omitempty"`
+	Parts       int    `json:"k,omitempty"`
+	Expires     int64  `json:"e,omitempty"`
 }
 
 func (st *statement) session() planner.Session {
