@@ -60,6 +60,8 @@ type nativePlan struct {
 	// noPages: row groups are not tested page by page through their page
 	// indexes; noLate: the filter columns are not read first.
 	noPages, noLate bool
+	// fetch says how row groups' chunks are fetched.
+	fetch FetchOptions
 
 	// shapes are the file shapes resolved so far (see shapeFor), at most
 	// maxShapes; the entries are immutable once added.
@@ -938,6 +940,8 @@ func (fr *fileRead) read(ctx context.Context, groups []rowGroupPlan, schema *arr
 // readGroups reads row groups, or with sel, the selected rows of one.
 func (fr *fileRead) readGroups(ctx context.Context, groups []int, filter bool, sel *rowSelection, schema *arrow.Schema, st *counters, emit func(arrow.RecordBatch) bool) (stop bool, err error) {
 	mem := compute.GetAllocator(ctx)
+	fr.prefetch(groups, fr.leaves)
+	defer fr.in.forgetFetches()
 	sources, err := fr.openColumns(ctx, mem, groups, sel, nil)
 	if err != nil {
 		return false, err

@@ -41,6 +41,9 @@ type Request struct {
 	BatchSize int
 	// Concurrency is the number of files decoded at once; 0 for 2.
 	Concurrency int
+	// Fetch says how column chunks are fetched from storage; zero fields
+	// take DefaultFetchOptions' values.
+	Fetch FetchOptions
 }
 
 // Plan is a planned scan: the files to read and the schema of the batches.
@@ -113,11 +116,15 @@ func planKey(req Request) string {
 	if req.Filter != nil {
 		filter = req.Filter.String()
 	}
-	return fmt.Sprintf("%s\x00%d\x00%s\x00%q\x00%d\x00%d\x00%d\x00%t", loc, req.SnapshotID, filter, req.Fields,
-		req.Limit, req.BatchSize, req.Concurrency, req.PruneOnly)
+	return fmt.Sprintf("%s\x00%d\x00%s\x00%q\x00%d\x00%d\x00%d\x00%t\x00%v", loc, req.SnapshotID, filter, req.Fields,
+		req.Limit, req.BatchSize, req.Concurrency, req.PruneOnly, req.Fetch)
 }
 
 func newPlan(ctx context.Context, req Request) (*Plan, error) {
+	fetch, err := req.Fetch.withDefaults()
+	if err != nil {
+		return nil, err
+	}
 	opts := []table.ScanOption{table.WithCaseSensitive(true)}
 	if req.Filter != nil {
 		opts = append(opts, table.WithRowFilter(req.Filter))
@@ -177,6 +184,7 @@ func newPlan(ctx context.Context, req Request) (*Plan, error) {
 		p.native, _ = newNativePlan(req.Table, effective, proj, req.Filter, req.BatchSize)
 		if p.native != nil {
 			p.native.pruneOnly = req.PruneOnly
+			p.native.fetch = fetch
 		}
 	}
 	if p.snapshotID != 0 {
