@@ -42,16 +42,16 @@ func TestMergeSpans(t *testing.T) {
 
 func TestObjectStorage(t *testing.T) {
 	for path, want := range map[string]bool{
-		"s3://b/wh/t/data/x.parquet":   true,
-		"gs://b/x.parquet":             true,
-		"file:///wh/t/data/x.parquet":  false,
-		"/wh/t/data/x.parquet":         false,
-		"wh/t/data/x.parquet":          false,
-		"abfss://c@a/wh/x.parquet":     true,
-		"://no-scheme/wh/x.parquet":    false,
-		"file:///odd/s3://x.parquet":   false,
-		"s3a://b/wh/t/data/x.parquet":  true,
-		"memory://b/wh/t/data/x.parq":  true,
+		"s3://b/wh/t/data/x.parquet":  true,
+		"gs://b/x.parquet":            true,
+		"file:///wh/t/data/x.parquet": false,
+		"/wh/t/data/x.parquet":        false,
+		"wh/t/data/x.parquet":         false,
+		"abfss://c@a/wh/x.parquet":    true,
+		"://no-scheme/wh/x.parquet":   false,
+		"file:///odd/s3://x.parquet":  false,
+		"s3a://b/wh/t/data/x.parquet": true,
+		"memory://b/wh/t/data/x.parq": true,
 	} {
 		if got := objectStorage(path); got != want {
 			t.Errorf("objectStorage(%q) = %v", path, got)
