@@ -133,6 +133,9 @@ type Reader struct {
 	err    error
 	done   bool
 	closed bool
+	// totals gathers the query's figures (nil: none); the reader adds its
+	// own when it is closed.
+	totals *Totals
 
 	// Rows and Batches count what the reader returned.
 	Rows, Batches int64
@@ -145,7 +148,8 @@ func (p *Plan) Open(ctx context.Context, tasks []table.FileScanTask) (*Reader, e
 
 // open starts reading tasks, natively where possible when native is set.
 func (p *Plan) open(ctx context.Context, tasks []table.FileScanTask, native bool) (*Reader, error) {
-	r := &Reader{schema: p.schema, plan: p, limit: p.req.Limit}
+	r := &Reader{schema: p.schema, plan: p, limit: p.req.Limit, totals: totalsFrom(ctx)}
+	r.totals.addPlan(p)
 	if len(tasks) == 0 {
 		r.done = true
 		return r, nil
@@ -312,6 +316,7 @@ func (r *Reader) Close() {
 		return
 	}
 	r.closed = true
+	defer func() { r.totals.addRead(r.Stats()) }()
 	if r.cancel == nil {
 		return
 	}

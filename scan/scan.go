@@ -76,6 +76,9 @@ type Stats struct {
 	// summary; 0 when the summary does not say): DataFiles of them were
 	// kept by partition and file statistics.
 	TotalDataFiles int64
+	// TableBytes is the size of all data files of the snapshot (from its
+	// summary; 0 when the summary does not say).
+	TableBytes int64
 }
 
 // plans keeps recent plans. A table's metadata file never changes once
@@ -161,6 +164,7 @@ func newPlan(ctx context.Context, req Request) (*Plan, error) {
 		p.snapshotID = snap.SnapshotID
 		if snap.Summary != nil {
 			p.Stats.TotalDataFiles, _ = strconv.ParseInt(snap.Summary.Properties["total-data-files"], 10, 64)
+			p.Stats.TableBytes, _ = strconv.ParseInt(snap.Summary.Properties["total-files-size"], 10, 64)
 		}
 	} else if req.SnapshotID != 0 {
 		return nil, fmt.Errorf("%w: snapshot %d of table %s", ErrNoSuchSnapshot, req.SnapshotID, strings.Join(req.Table.Identifier(), "."))
