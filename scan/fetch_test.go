@@ -2,6 +2,7 @@ package scan
 
 import (
 	"bytes"
+	"context"
 	"io/fs"
 	"reflect"
 	"sync/atomic"
@@ -158,5 +159,41 @@ func TestPagedInputDropsUnreadFetches(t *testing.T) {
 	in.forgetFetches()
 	if g.left != 0 || g.bufs != nil || len(in.fetches) != 0 {
 		t.Errorf("after forgetting: %d chunks left, buffers %v", g.left, g.bufs != nil)
+	}
+}
+
+// TestQueueBound checks that a worker ahead of the consumer waits for room
+// while the worker of the unit being read never does.
+func TestQueueBound(t *testing.T) {
+	q := queueBound{limit: 100, wake: make(chan struct{})}
+	ctx := t.Context()
+	if !q.take(ctx, 1, 80) {
+		t.Fatal("the first batch should fit")
+	}
+	if !q.take(ctx, 0, 80) {
+		t.Fatal("the unit being read must never wait")
+	}
+	took := make(chan bool)
+	go func() { took <- q.take(ctx, 2, 30) }()
+	select {
+	case <-took:
+		t.Fatal("a worker ahead took room past the bound")
+	case <-time.After(50 * time.Millisecond):
+	}
+	q.give(80)
+	q.give(80)
+	if !<-took {
+		t.Fatal("the waiting worker should go on once room is made")
+	}
+	if q.queued != 30 {
+		t.Errorf("%d bytes queued, want 30", q.queued)
+	}
+	// A waiting worker gives up when its context ends.
+	q.take(ctx, 0, 90)
+	cctx, cancel := context.WithCancel(ctx)
+	go func() { took <- q.take(cctx, 3, 50) }()
+	cancel()
+	if <-took {
+		t.Error("take succeeded after its context ended")
 	}
 }

@@ -959,8 +959,12 @@ func (fr *fileRead) readGroups(ctx context.Context, groups []int, filter bool, s
 	if sel != nil {
 		rows = sel.rows
 	}
-	// As pqarrow sizes batches: no larger than the row groups need.
+	// As pqarrow sizes batches: no larger than the row groups need, and
+	// within a memory limit's share.
 	batch := min(fr.np.batchSize, int64(bitutil.NextPowerOf2(int(rows))))
+	if limit := memoryLimit(ctx); limit > 0 {
+		batch = min(batch, max(limit/16/fr.rowBytes(groups), minBoundedBatch))
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return false, context.Cause(ctx)
@@ -991,6 +995,26 @@ func (fr *fileRead) readGroups(ctx context.Context, groups []int, filter bool, s
 			return true, nil
 		}
 	}
+}
+
+// rowBytes estimates the decoded bytes of a row of the leaves read in
+// groups: the uncompressed size of their chunks per row (at least 1).
+func (fr *fileRead) rowBytes(groups []int) int64 {
+	md := fr.pr.MetaData()
+	var size, rows int64
+	for _, g := range groups {
+		rg := md.RowGroup(g)
+		rows += rg.NumRows()
+		for _, col := range fr.leaves {
+			if cc, err := rg.ColumnChunk(col); err == nil {
+				size += cc.TotalUncompressedSize()
+			}
+		}
+	}
+	if rows == 0 {
+		return 1
+	}
+	return max(size/rows, 1)
 }
 
 // readBatch reads the next batch of up to n rows from every source, or nil

@@ -167,6 +167,7 @@ func (s *Server) DoGetStatement(ctx context.Context, tkt flightsql.StatementQuer
 	release := s.cancels.add(key, cancel)
 	runCtx, _ = executor.WithMemoryLimit(runCtx, s.mem, max(s.opts.QueryMemoryLimit, 0))
 	runCtx, scans := scan.WithTotals(runCtx)
+	runCtx = scan.WithMemoryLimit(runCtx, max(s.opts.QueryMemoryLimit, 0))
 	ch := make(chan flight.StreamChunk, 2)
 	_, span := tracer.Start(ctx, "query.execute", trace.WithAttributes(
 		attribute.String("db.query.text", truncate(st.SQL, 4096)),
