@@ -131,6 +131,7 @@ type cachingIO struct {
 func (c cachingIO) Open(name string) (icebergio.File, error) {
 	if !isManifest(name) {
 		f, err := c.IO.Open(name)
+		storage.requests.Add(1)
 		if err != nil {
 			return nil, err
 		}
@@ -151,10 +152,12 @@ func (c cachingIO) readAll(name string) ([]byte, error) {
 	if rf, ok := c.IO.(icebergio.ReadFileIO); ok {
 		b, err := rf.ReadFile(name)
 		storage.reads.Add(1)
+		storage.requests.Add(1)
 		storage.bytes.Add(int64(len(b)))
 		return b, err
 	}
 	f, err := c.IO.Open(name)
+	storage.requests.Add(1)
 	if err != nil {
 		return nil, err
 	}
@@ -196,17 +199,23 @@ func (c cachingIO) Create(name string) (icebergio.FileWriter, error) {
 }
 
 // StorageStats count what tables read from their storage (local files or
-// object storage): read calls, each one request to an object store, and
-// the bytes they returned. Cached manifest reads are not counted.
+// object storage). Cached manifest reads are not counted.
 type StorageStats struct {
+	// Reads is the number of read calls (sequential reads of an open
+	// file included) and Bytes the bytes they returned.
 	Reads, Bytes int64
+	// Requests is the number of requests an object store would serve:
+	// each open of a file (object storage IO starts a GET), each read at
+	// an offset (a ranged GET) and each whole-file read. Sequential reads
+	// of an open file continue its first request and are not counted.
+	Requests int64
 }
 
-var storage struct{ reads, bytes atomic.Int64 }
+var storage struct{ reads, bytes, requests atomic.Int64 }
 
 // Storage returns the storage figures since the process started.
 func Storage() StorageStats {
-	return StorageStats{Reads: storage.reads.Load(), Bytes: storage.bytes.Load()}
+	return StorageStats{Reads: storage.reads.Load(), Bytes: storage.bytes.Load(), Requests: storage.requests.Load()}
 }
 
 // countedFile counts the reads of a file and the bytes they return.
@@ -224,6 +233,7 @@ func (f *countedFile) Read(p []byte) (int, error) {
 func (f *countedFile) ReadAt(p []byte, off int64) (int, error) {
 	n, err := f.File.ReadAt(p, off)
 	storage.reads.Add(1)
+	storage.requests.Add(1)
 	storage.bytes.Add(int64(n))
 	return n, err
 }

@@ -73,7 +73,7 @@ func (s *Scan) Close() error {
 // skipped; when filter columns were read first, the row groups read so
 // and the rows whose other columns were not decoded; then the files
 // iceberg-go read (with delete files; no row group figures) and the data
-// files in the snapshot, when known.
+// files in the snapshot and their bytes, when known.
 func (s *Scan) Analyze() string {
 	var st scan.ReadStats
 	if s.reader != nil {
@@ -94,6 +94,9 @@ func (s *Scan) Analyze() string {
 	}
 	if n := s.Plan.Stats.TotalDataFiles; n > 0 {
 		out += fmt.Sprintf(" table_files=%d", n)
+	}
+	if n := s.Plan.Stats.TableBytes; n > 0 {
+		out += fmt.Sprintf(" table_bytes=%d", n)
 	}
 	return out
 }

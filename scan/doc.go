@@ -22,6 +22,11 @@
 //     another format, encryption, a file whose schema does not map, row
 //     lineage or variant columns) goes through iceberg-go's ReadTasks.
 //
+// On object storage the chunks a row group reads are fetched in a few
+// coalesced ranged requests (FetchOptions, input.go).
+//
 // A Reader keeps task order, decodes up to Request.Concurrency tasks at
-// once and counts what it read and skipped (Reader.Stats).
+// once, keeps the batches it holds within a context's memory limit
+// (WithMemoryLimit) and counts what it read and skipped (Reader.Stats, and
+// a query's Totals).
 package scan

@@ -172,6 +172,8 @@ func (fr *fileRead) readLate(ctx context.Context, ix *pageIndex, rg *metadata.Ro
 		}
 	}
 	mem := compute.GetAllocator(ctx)
+	fr.prefetch([]int{group}, lf.leaves)
+	defer fr.in.forgetFetches()
 	sources, err := fr.openColumns(ctx, mem, []int{group}, sel, lf.fields)
 	if err != nil {
 		return nil, err

@@ -60,6 +60,8 @@ type nativePlan struct {
 	// noPages: row groups are not tested page by page through their page
 	// indexes; noLate: the filter columns are not read first.
 	noPages, noLate bool
+	// fetch says how row groups' chunks are fetched.
+	fetch FetchOptions
 
 	// shapes are the file shapes resolved so far (see shapeFor), at most
 	// maxShapes; the entries are immutable once added.
@@ -938,6 +940,8 @@ func (fr *fileRead) read(ctx context.Context, groups []rowGroupPlan, schema *arr
 // readGroups reads row groups, or with sel, the selected rows of one.
 func (fr *fileRead) readGroups(ctx context.Context, groups []int, filter bool, sel *rowSelection, schema *arrow.Schema, st *counters, emit func(arrow.RecordBatch) bool) (stop bool, err error) {
 	mem := compute.GetAllocator(ctx)
+	fr.prefetch(groups, fr.leaves)
+	defer fr.in.forgetFetches()
 	sources, err := fr.openColumns(ctx, mem, groups, sel, nil)
 	if err != nil {
 		return false, err
@@ -955,8 +959,12 @@ func (fr *fileRead) readGroups(ctx context.Context, groups []int, filter bool, s
 	if sel != nil {
 		rows = sel.rows
 	}
-	// As pqarrow sizes batches: no larger than the row groups need.
+	// As pqarrow sizes batches: no larger than the row groups need, and
+	// within a memory limit's share.
 	batch := min(fr.np.batchSize, int64(bitutil.NextPowerOf2(int(rows))))
+	if limit := memoryLimit(ctx); limit > 0 {
+		batch = min(batch, max(limit/16/fr.rowBytes(groups), minBoundedBatch))
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return false, context.Cause(ctx)
@@ -987,6 +995,26 @@ func (fr *fileRead) readGroups(ctx context.Context, groups []int, filter bool, s
 			return true, nil
 		}
 	}
+}
+
+// rowBytes estimates the decoded bytes of a row of the leaves read in
+// groups: the uncompressed size of their chunks per row (at least 1).
+func (fr *fileRead) rowBytes(groups []int) int64 {
+	md := fr.pr.MetaData()
+	var size, rows int64
+	for _, g := range groups {
+		rg := md.RowGroup(g)
+		rows += rg.NumRows()
+		for _, col := range fr.leaves {
+			if cc, err := rg.ColumnChunk(col); err == nil {
+				size += cc.TotalUncompressedSize()
+			}
+		}
+	}
+	if rows == 0 {
+		return 1
+	}
+	return max(size/rows, 1)
 }
 
 // readBatch reads the next batch of up to n rows from every source, or nil

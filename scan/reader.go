@@ -109,6 +109,28 @@ type unit struct {
 // the consumer.
 const unitBuffer = 2
 
+// memoryLimitKey is the context key of WithMemoryLimit.
+type memoryLimitKey struct{}
+
+// WithMemoryLimit returns a context on which the scans' readers keep what
+// they decode within a query memory limit of limit bytes: the Arrow
+// batches they hold ahead of their consumer stay within a quarter of it,
+// and a batch within a sixteenth of it (estimated from the uncompressed
+// sizes of the row groups' chunks; at least minBoundedBatch rows), so a
+// query that streams a scan holds well under the limit. 0 or less: no
+// bound beyond unitBuffer batches per worker.
+func WithMemoryLimit(ctx context.Context, limit int64) context.Context {
+	return context.WithValue(ctx, memoryLimitKey{}, limit)
+}
+
+func memoryLimit(ctx context.Context) int64 {
+	n, _ := ctx.Value(memoryLimitKey{}).(int64)
+	return max(n, 0)
+}
+
+// minBoundedBatch is the fewest rows a batch is cut to by a memory limit.
+const minBoundedBatch = 1024
+
 // errReaderClosed is the cause of a Reader's context once it is closed.
 var errReaderClosed = errors.New("scan reader closed")
 
@@ -133,6 +155,13 @@ type Reader struct {
 	err    error
 	done   bool
 	closed bool
+	// totals gathers the query's figures (nil: none); the reader adds its
+	// own when it is closed.
+	totals *Totals
+
+	// queue bounds the bytes of the batches workers have handed over and
+	// Next has not yet taken (see WithMemoryLimit).
+	queue queueBound
 
 	// Rows and Batches count what the reader returned.
 	Rows, Batches int64
@@ -145,7 +174,10 @@ func (p *Plan) Open(ctx context.Context, tasks []table.FileScanTask) (*Reader, e
 
 // open starts reading tasks, natively where possible when native is set.
 func (p *Plan) open(ctx context.Context, tasks []table.FileScanTask, native bool) (*Reader, error) {
-	r := &Reader{schema: p.schema, plan: p, limit: p.req.Limit}
+	r := &Reader{schema: p.schema, plan: p, limit: p.req.Limit, totals: totalsFrom(ctx)}
+	r.queue.limit = memoryLimit(ctx) / 4
+	r.queue.wake = make(chan struct{})
+	r.totals.addPlan(p)
 	if len(tasks) == 0 {
 		r.done = true
 		return r, nil
@@ -193,18 +225,23 @@ func (r *Reader) work() {
 			return
 		}
 		u := r.units[i]
-		u.err = r.run(u)
+		u.err = r.run(u, i)
 		close(u.out)
 	}
 }
 
-// run reads one unit's tasks into its channel.
-func (r *Reader) run(u *unit) error {
+// run reads one unit's tasks (the i-th) into its channel.
+func (r *Reader) run(u *unit, i int) error {
 	emit := func(rec arrow.RecordBatch) bool {
+		if !r.queue.take(r.ctx, i, recordBytes(rec)) {
+			rec.Release()
+			return false
+		}
 		select {
 		case u.out <- rec:
 			return true
 		case <-r.ctx.Done():
+			r.queue.give(recordBytes(rec))
 			rec.Release()
 			return false
 		}
@@ -284,8 +321,10 @@ func (r *Reader) Next() (arrow.RecordBatch, error) {
 				return nil, r.err
 			}
 			r.cur++
+			r.queue.advance(r.cur)
 			continue
 		}
+		r.queue.give(recordBytes(rec))
 		if r.limit > 0 && r.Rows+rec.NumRows() >= r.limit {
 			if n := r.limit - r.Rows; n < rec.NumRows() {
 				sliced := rec.NewSlice(0, n)
@@ -312,6 +351,7 @@ func (r *Reader) Close() {
 		return
 	}
 	r.closed = true
+	defer func() { r.totals.addRead(r.Stats()) }()
 	if r.cancel == nil {
 		return
 	}
@@ -336,3 +376,85 @@ func (r *Reader) Close() {
 // Stats returns the reader's figures so far: final once the stream ended or
 // the reader is closed. It may be called from any goroutine.
 func (r *Reader) Stats() ReadStats { return r.st.snapshot() }
+
+// queueBound bounds the bytes of the batches a Reader's workers have
+// handed over and its consumer has not taken. The worker of the unit the
+// consumer reads always goes ahead (its channel bounds it), so that a
+// worker ahead that waits for room never stalls the stream.
+type queueBound struct {
+	limit int64 // 0: no bound
+
+	mu     sync.Mutex
+	queued int64
+	cur    int           // the unit the consumer reads
+	wake   chan struct{} // closed and replaced when room is made
+}
+
+// take waits until size bytes fit (or unit is the one being read) and
+// counts them; false when ctx ends first.
+func (q *queueBound) take(ctx context.Context, unit int, size int64) bool {
+	if q.limit <= 0 {
+		return true
+	}
+	for {
+		q.mu.Lock()
+		if unit <= q.cur || q.queued+size <= q.limit || q.queued == 0 {
+			q.queued += size
+			q.mu.Unlock()
+			return true
+		}
+		wake := q.wake
+		q.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// give returns size bytes taken and wakes the waiting workers.
+func (q *queueBound) give(size int64) {
+	if q.limit <= 0 {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.queued -= size
+	close(q.wake)
+	q.wake = make(chan struct{})
+}
+
+// advance records that the consumer moved to unit cur.
+func (q *queueBound) advance(cur int) {
+	if q.limit <= 0 {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.cur = cur
+	close(q.wake)
+	q.wake = make(chan struct{})
+}
+
+// recordBytes is the size of the buffers of a batch.
+func recordBytes(rec arrow.RecordBatch) int64 {
+	var n int64
+	for _, c := range rec.Columns() {
+		n += arrayBytes(c.Data())
+	}
+	return n
+}
+
+func arrayBytes(d arrow.ArrayData) int64 {
+	var n int64
+	for _, b := range d.Buffers() {
+		if b != nil {
+			n += int64(b.Len())
+		}
+	}
+	for _, c := range d.Children() {
+		n += arrayBytes(c)
+	}
+	return n
+}

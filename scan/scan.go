@@ -41,6 +41,9 @@ type Request struct {
 	BatchSize int
 	// Concurrency is the number of files decoded at once; 0 for 2.
 	Concurrency int
+	// Fetch says how column chunks are fetched from storage; zero fields
+	// take DefaultFetchOptions' values.
+	Fetch FetchOptions
 }
 
 // Plan is a planned scan: the files to read and the schema of the batches.
@@ -73,6 +76,9 @@ type Stats struct {
 	// summary; 0 when the summary does not say): DataFiles of them were
 	// kept by partition and file statistics.
 	TotalDataFiles int64
+	// TableBytes is the size of all data files of the snapshot (from its
+	// summary; 0 when the summary does not say).
+	TableBytes int64
 }
 
 // plans keeps recent plans. A table's metadata file never changes once
@@ -113,11 +119,15 @@ func planKey(req Request) string {
 	if req.Filter != nil {
 		filter = req.Filter.String()
 	}
-	return fmt.Sprintf("%s\x00%d\x00%s\x00%q\x00%d\x00%d\x00%d\x00%t", loc, req.SnapshotID, filter, req.Fields,
-		req.Limit, req.BatchSize, req.Concurrency, req.PruneOnly)
+	return fmt.Sprintf("%s\x00%d\x00%s\x00%q\x00%d\x00%d\x00%d\x00%t\x00%v", loc, req.SnapshotID, filter, req.Fields,
+		req.Limit, req.BatchSize, req.Concurrency, req.PruneOnly, req.Fetch)
 }
 
 func newPlan(ctx context.Context, req Request) (*Plan, error) {
+	fetch, err := req.Fetch.withDefaults()
+	if err != nil {
+		return nil, err
+	}
 	opts := []table.ScanOption{table.WithCaseSensitive(true)}
 	if req.Filter != nil {
 		opts = append(opts, table.WithRowFilter(req.Filter))
@@ -154,6 +164,7 @@ func newPlan(ctx context.Context, req Request) (*Plan, error) {
 		p.snapshotID = snap.SnapshotID
 		if snap.Summary != nil {
 			p.Stats.TotalDataFiles, _ = strconv.ParseInt(snap.Summary.Properties["total-data-files"], 10, 64)
+			p.Stats.TableBytes, _ = strconv.ParseInt(snap.Summary.Properties["total-files-size"], 10, 64)
 		}
 	} else if req.SnapshotID != 0 {
 		return nil, fmt.Errorf("%w: snapshot %d of table %s", ErrNoSuchSnapshot, req.SnapshotID, strings.Join(req.Table.Identifier(), "."))
@@ -177,6 +188,7 @@ func newPlan(ctx context.Context, req Request) (*Plan, error) {
 		p.native, _ = newNativePlan(req.Table, effective, proj, req.Filter, req.BatchSize)
 		if p.native != nil {
 			p.native.pruneOnly = req.PruneOnly
+			p.native.fetch = fetch
 		}
 	}
 	if p.snapshotID != 0 {

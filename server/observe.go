@@ -39,9 +39,100 @@ type Metrics struct {
 	errors    metric.Int64Counter
 	authFails metric.Int64Counter
 	latency   metric.Float64Histogram
+	scans     scanMetrics
 
 	// lookups is the manager whose tables the lookup gauges report.
 	lookups atomic.Pointer[lookup.Manager]
+}
+
+// scanMetrics count what the scans of queries pruned and read.
+type scanMetrics struct {
+	// files counts data files by outcome: read (planned) or skipped (by
+	// partitions and file statistics).
+	files metric.Int64Counter
+	// rowGroups counts row groups by outcome: read, skipped_stats,
+	// skipped_dictionary, skipped_bloom or skipped_page_index.
+	rowGroups metric.Int64Counter
+	// pages counts the data pages of row groups tested page by page, by
+	// outcome: read or skipped.
+	pages metric.Int64Counter
+	// bytesRead and bytesSkipped are the compressed column bytes read and
+	// skipped; tableBytes the bytes of the tables' data files, once per
+	// query (its first part).
+	bytesRead, bytesSkipped, tableBytes metric.Int64Counter
+}
+
+func newScanMetrics(meter metric.Meter) (scanMetrics, error) {
+	var m scanMetrics
+	var err error
+	if m.files, err = meter.Int64Counter("lakeflight.scan.files", metric.WithDescription("data files of the snapshots queried, by outcome: read (planned) or skipped (pruned by partitions and file statistics)")); err != nil {
+		return m, err
+	}
+	if m.rowGroups, err = meter.Int64Counter("lakeflight.scan.row_groups", metric.WithDescription("row groups of the files read, by outcome: read, skipped_stats, skipped_dictionary, skipped_bloom, skipped_page_index")); err != nil {
+		return m, err
+	}
+	if m.pages, err = meter.Int64Counter("lakeflight.scan.pages", metric.WithDescription("data pages of the row groups tested through page indexes, by outcome: read or skipped")); err != nil {
+		return m, err
+	}
+	if m.bytesRead, err = meter.Int64Counter("lakeflight.scan.read", metric.WithUnit("By"), metric.WithDescription("compressed bytes of column chunks read by scans (with dictionaries, bloom filters and page indexes read to prune)")); err != nil {
+		return m, err
+	}
+	if m.bytesSkipped, err = meter.Int64Counter("lakeflight.scan.skipped", metric.WithUnit("By"), metric.WithDescription("compressed bytes of column chunks scans skipped")); err != nil {
+		return m, err
+	}
+	if m.tableBytes, err = meter.Int64Counter("lakeflight.scan.table", metric.WithUnit("By"), metric.WithDescription("bytes of all data files of the snapshots queried, counted once per query")); err != nil {
+		return m, err
+	}
+	return m, nil
+}
+
+// scanned records the pruning figures of a query stream's scans: as
+// attributes of its span and in the scan counters. Planning figures
+// (files, table bytes) describe the whole query, so only its first part
+// (first) adds them to the counters.
+func (m *Metrics) scanned(ctx context.Context, span trace.Span, totals *scan.Totals, first bool) {
+	pl, rd := totals.Plans(), totals.Read()
+	if pl.Scans == 0 {
+		return
+	}
+	filesSkipped := max(pl.TableDataFiles-pl.DataFiles, 0)
+	span.SetAttributes(
+		attribute.Int64("lakeflight.scan.scans", pl.Scans),
+		attribute.Int64("lakeflight.scan.files.table", pl.TableDataFiles),
+		attribute.Int64("lakeflight.scan.files.planned", pl.DataFiles),
+		attribute.Int64("lakeflight.scan.files.skipped", filesSkipped),
+		attribute.Int64("lakeflight.scan.files.read", rd.Files),
+		attribute.Int64("lakeflight.scan.files.iceberg", rd.FallbackFiles),
+		attribute.Int64("lakeflight.scan.row_groups.total", rd.RowGroups+rd.RowGroupsSkipped),
+		attribute.Int64("lakeflight.scan.row_groups.read", rd.RowGroups),
+		attribute.Int64("lakeflight.scan.row_groups.skipped_stats", rd.SkippedByStats),
+		attribute.Int64("lakeflight.scan.row_groups.skipped_dictionary", rd.SkippedByDictionary),
+		attribute.Int64("lakeflight.scan.row_groups.skipped_bloom", rd.SkippedByBloomFilter),
+		attribute.Int64("lakeflight.scan.row_groups.skipped_page_index", rd.SkippedByPageIndex),
+		attribute.Int64("lakeflight.scan.pages.total", rd.Pages),
+		attribute.Int64("lakeflight.scan.pages.skipped", rd.PagesSkipped),
+		attribute.Int64("lakeflight.scan.rows.read", rd.RowsRead),
+		attribute.Int64("lakeflight.scan.rows.skipped", rd.RowsSkipped+rd.LateRowsSkipped),
+		attribute.Int64("lakeflight.scan.bytes.read", rd.BytesRead),
+		attribute.Int64("lakeflight.scan.bytes.skipped", rd.BytesSkipped),
+		attribute.Int64("lakeflight.scan.bytes.table", pl.TableBytes),
+	)
+	sm := m.scans
+	outcome := func(o string) metric.AddOption { return metric.WithAttributes(attribute.String("outcome", o)) }
+	if first {
+		sm.files.Add(ctx, pl.DataFiles, outcome("read"))
+		sm.files.Add(ctx, filesSkipped, outcome("skipped"))
+		sm.tableBytes.Add(ctx, pl.TableBytes)
+	}
+	sm.rowGroups.Add(ctx, rd.RowGroups, outcome("read"))
+	sm.rowGroups.Add(ctx, rd.SkippedByStats, outcome("skipped_stats"))
+	sm.rowGroups.Add(ctx, rd.SkippedByDictionary, outcome("skipped_dictionary"))
+	sm.rowGroups.Add(ctx, rd.SkippedByBloomFilter, outcome("skipped_bloom"))
+	sm.rowGroups.Add(ctx, rd.SkippedByPageIndex, outcome("skipped_page_index"))
+	sm.pages.Add(ctx, rd.Pages-rd.PagesSkipped, outcome("read"))
+	sm.pages.Add(ctx, rd.PagesSkipped, outcome("skipped"))
+	sm.bytesRead.Add(ctx, rd.BytesRead)
+	sm.bytesSkipped.Add(ctx, rd.BytesSkipped)
 }
 
 // NewMetrics creates the instruments on meter.
@@ -68,6 +159,9 @@ func NewMetrics(meter metric.Meter) (*Metrics, error) {
 	}
 	if m.latency, err = meter.Float64Histogram("lakeflight.rpc.duration", metric.WithUnit("s"), metric.WithDescription("RPC latency"),
 		metric.WithExplicitBucketBoundaries(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)); err != nil {
+		return nil, err
+	}
+	if m.scans, err = newScanMetrics(meter); err != nil {
 		return nil, err
 	}
 	if err := cacheMetrics(meter); err != nil {
@@ -176,10 +270,15 @@ func cacheMetrics(meter metric.Meter) error {
 	if err != nil {
 		return err
 	}
+	requests, err := meter.Int64ObservableCounter("lakeflight.storage.requests", metric.WithDescription("requests to table files' storage: opens, ranged reads and whole-file reads (object storage: one GET each), cached manifests not counted"))
+	if err != nil {
+		return err
+	}
 	_, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		st := catalog.Storage()
 		o.ObserveInt64(reads, st.Reads)
 		o.ObserveInt64(readBytes, st.Bytes)
+		o.ObserveInt64(requests, st.Requests)
 		for _, c := range []struct {
 			name  string
 			stats catalog.CacheStats
@@ -191,7 +290,7 @@ func cacheMetrics(meter metric.Meter) error {
 			o.ObserveInt64(capacity, c.stats.Capacity, set)
 		}
 		return nil
-	}, hits, misses, size, capacity, reads, readBytes)
+	}, hits, misses, size, capacity, reads, readBytes, requests)
 	return err
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/lakeflight/lakeflight/catalog"
 	"github.com/lakeflight/lakeflight/executor"
 	"github.com/lakeflight/lakeflight/planner"
+	"github.com/lakeflight/lakeflight/scan"
 )
 
 // statement is what a ticket or prepared handle carries: everything needed
@@ -168,6 +169,8 @@ func (s *Server) DoGetStatement(ctx context.Context, tkt flightsql.StatementQuer
 	runCtx, cancel := context.WithCancelCause(ctx)
 	release := s.cancels.add(key, cancel)
 	runCtx, _ = executor.WithMemoryLimit(runCtx, s.mem, max(s.opts.QueryMemoryLimit, 0))
+	runCtx, scans := scan.WithTotals(runCtx)
+	runCtx = scan.WithMemoryLimit(runCtx, max(s.opts.QueryMemoryLimit, 0))
 	ch := make(chan flight.StreamChunk, 2)
 	_, span := tracer.Start(ctx, "query.execute", trace.WithAttributes(
 		attribute.String("db.query.text", truncate(st.SQL, 4096)),
@@ -206,6 +209,7 @@ func (s *Server) DoGetStatement(ctx context.Context, tkt flightsql.StatementQuer
 		})
 		s.metrics.queries.Add(ctx, 1)
 		s.metrics.streamed(ctx, rows, nbytes)
+		s.metrics.scanned(ctx, span, scans, st.Part == 0)
 		if err != nil && !errors.Is(err, context.Canceled) {
 			s.logErr(ctx, "query failed", err)
 			select {

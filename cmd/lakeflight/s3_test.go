@@ -15,13 +15,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/iceberg-go"
+	icecat "github.com/apache/iceberg-go/catalog"
+	"github.com/apache/iceberg-go/table"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/lakeflight/lakeflight/bench/datagen"
 	"github.com/lakeflight/lakeflight/catalog"
+	"github.com/lakeflight/lakeflight/scan"
 )
 
 // versitygw finds the S3-compatible server the tests run
@@ -240,4 +247,163 @@ func metric(t *testing.T, maddr, name string) float64 {
 		t.Fatal(fmt.Errorf("%s: %w", name, err))
 	}
 	return v
+}
+
+// TestCoalescedReadsOnS3 reads a file of 20 columns in 4 row groups from
+// an S3-compatible server, with the chunks of each row group fetched in
+// coalesced ranged requests and with one request per chunk, and checks
+// that the rows are the same and the requests far fewer; then queries the
+// table through the server and checks the requests it counts.
+func TestCoalescedReadsOnS3(t *testing.T) {
+	const bucket, access, secret = "lake", "lakeflight-test", "lakeflight-test-secret"
+	endpoint := startS3(t, bucket, access, secret)
+	props := map[string]string{
+		"s3.endpoint": endpoint, "s3.access-key-id": access, "s3.secret-access-key": secret, "s3.region": "us-east-1",
+	}
+	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "catalog.db")
+	cat, err := catalog.Open(ctx, catalog.Options{URI: "sqlite://" + db, Warehouse: "s3://" + bucket + "/wh", Properties: props})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	const columns, rows, groupRows = 20, 20_000, 5000
+	ident := writeWideTable(t, ctx, cat, columns, rows, groupRows)
+	tbl, err := cat.LoadTable(ctx, ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	read := func(fetch scan.FetchOptions) (out []string, requests, bytes int64, st scan.ReadStats) {
+		p, err := scan.NewPlan(ctx, scan.Request{Table: tbl, Fetch: fetch, Concurrency: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := catalog.Storage()
+		r, err := p.Open(ctx, p.Part(0, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		for {
+			rec, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range int(rec.NumRows()) {
+				var sb strings.Builder
+				for _, col := range rec.Columns() {
+					sb.WriteString(col.ValueStr(i))
+					sb.WriteByte('|')
+				}
+				out = append(out, sb.String())
+			}
+			rec.Release()
+		}
+		after := catalog.Storage()
+		return out, after.Requests - before.Requests, after.Bytes - before.Bytes, r.Stats()
+	}
+	// A first read caches the footer for both.
+	read(scan.FetchOptions{})
+	got, reqs, nbytes, st := read(scan.FetchOptions{})
+	want, reqsOff, bytesOff, _ := read(scan.FetchOptions{ObjectGapBytes: -1})
+	t.Logf("%d row groups of %d columns: %d requests, %d bytes coalesced; %d requests, %d bytes one per chunk", st.RowGroups, columns, reqs, nbytes, reqsOff, bytesOff)
+	if len(got) != rows || !slices.Equal(got, want) {
+		t.Fatalf("%d rows coalesced, %d not; they differ", len(got), len(want))
+	}
+	if st.RowGroups != rows/groupRows {
+		t.Fatalf("%d row groups, want %d", st.RowGroups, rows/groupRows)
+	}
+	// Opening the object is one request, each row group one more.
+	if reqs > 1+st.RowGroups {
+		t.Errorf("%d requests coalesced, want at most %d", reqs, 1+st.RowGroups)
+	}
+	if reqsOff < st.RowGroups*columns {
+		t.Errorf("%d requests one per chunk, want at least %d", reqsOff, st.RowGroups*columns)
+	}
+
+	// Through the server.
+	addr, maddr := freeAddr(t), freeAddr(t)
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	args := []string{"serve", "--listen", addr, "--metrics-listen", maddr, "--log-level", "warn",
+		"--catalog-uri", "sqlite://" + db, "--warehouse", "s3://" + bucket + "/wh"}
+	for k, v := range props {
+		args = append(args, "--catalog-property", k+"="+v)
+	}
+	go func() { done <- run(sctx, args) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	waitServing(t, ctx, addr, done)
+	q := "SELECT * FROM " + strings.Join(ident, ".")
+	queryRows(t, ctx, addr, q) // footers cached
+	before := metric(t, maddr, "lakeflight_storage_requests_total")
+	served := queryRows(t, ctx, addr, q)
+	n := metric(t, maddr, "lakeflight_storage_requests_total") - before
+	t.Logf("the server's scan of %d rows: %v requests", len(served), n)
+	if len(served) != rows {
+		t.Errorf("the server returned %d rows, want %d", len(served), rows)
+	}
+	if n > float64(1+st.RowGroups) {
+		t.Errorf("the server made %v requests, want at most %d", n, 1+st.RowGroups)
+	}
+}
+
+// writeWideTable writes a table of columns columns (int64 and string in
+// turn) holding rows rows in row groups of groupRows rows, in one file.
+func writeWideTable(t *testing.T, ctx context.Context, cat *catalog.Catalog, columns, rows, groupRows int) table.Identifier {
+	t.Helper()
+	fields := make([]iceberg.NestedField, columns)
+	for i := range fields {
+		fields[i] = iceberg.NestedField{ID: i + 1, Name: fmt.Sprintf("c%02d", i), Type: iceberg.PrimitiveTypes.Int64, Required: true}
+		if i%2 == 1 {
+			fields[i].Type = iceberg.PrimitiveTypes.String
+		}
+	}
+	ident := table.Identifier{"wide", "t"}
+	if err := cat.Iceberg().CreateNamespace(ctx, table.Identifier{"wide"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := cat.Iceberg().CreateTable(ctx, ident, iceberg.NewSchema(0, fields...), icecat.WithProperties(iceberg.Properties{
+		table.PropertyFormatVersion:   "2",
+		table.ParquetRowGroupLimitKey: strconv.Itoa(groupRows),
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	asc, err := table.SchemaToArrowSchema(tbl.Schema(), nil, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := array.NewRecordBuilder(memory.DefaultAllocator, asc)
+	defer b.Release()
+	for r := range rows {
+		for c := range columns {
+			v := int64(r*(c+3)) % 100_003
+			if c%2 == 0 {
+				b.Field(c).(*array.Int64Builder).Append(v)
+			} else {
+				b.Field(c).(*array.StringBuilder).Append("v" + strconv.FormatInt(v, 36))
+			}
+		}
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	at := array.NewTableFromRecords(asc, []arrow.RecordBatch{rec})
+	defer at.Release()
+	txn := tbl.NewTransaction()
+	if err := txn.AppendTable(ctx, at, int64(rows), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := txn.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return ident
 }
