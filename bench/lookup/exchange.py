@@ -143,13 +143,14 @@ class Server:
         self.log.close()
 
 
-def stream(uri: str, mode: str, keys: np.ndarray, batch: int, window: int) -> tuple[list[float], float]:
+def stream(uri: str, mode: str, keys: np.ndarray, batch: int, window: int,
+           table: str = TABLE, key: str = "k", columns: tuple[str, ...] = ("name", "price", "qty")) -> tuple[list[float], float]:
     """One exchange of keys in batches, up to window batches in flight.
     Returns each batch's latency and the time to the first answer."""
     client = flight.FlightClient(uri)
-    req = json.dumps({"lookup": TABLE, "keys": ["k"], "columns": ["name", "price", "qty"], "mode": mode}).encode()
+    req = json.dumps({"lookup": table, "keys": [key], "columns": list(columns), "mode": mode}).encode()
     writer, reader = client.do_exchange(flight.FlightDescriptor.for_command(req))
-    schema = pa.schema([pa.field("k", pa.int64())])
+    schema = pa.schema([pa.field(key, pa.int64())])
     writer.begin(schema)
     n = (len(keys) + batch - 1) // batch
     # The batches are made before the clock starts: a streaming job has its
@@ -191,21 +192,24 @@ def stream(uri: str, mode: str, keys: np.ndarray, batch: int, window: int) -> tu
     return lat, first
 
 
-def run_mode(uri: str, mode: str, keys: np.ndarray, batch: int, window: int, streams: int) -> dict:
+def run_mode(uri: str, mode: str, keys: np.ndarray, batch: int, window: int, streams: int, **target) -> dict:
+    """Keys per second and batch latencies of keys through streams exchanges;
+    target (table, key, columns) names what is looked up (default
+    bench.dim's)."""
     # Warm-up: loads a FULL index (timed as load) and warms a PARTIAL cache
     # the way the measured pass would.
     warm = keys[: min(len(keys), 200_000)]
     t0 = time.perf_counter()
-    _, first = stream(uri, mode, warm[:batch], batch, window)
+    _, first = stream(uri, mode, warm[:batch], batch, window, **target)
     load = time.perf_counter() - t0
-    stream(uri, mode, warm, batch, window)
+    stream(uri, mode, warm, batch, window, **target)
     parts = np.array_split(keys, streams)
     lats: list[list[float]] = [[] for _ in parts]
     errs: list[BaseException] = []
 
     def one(i):
         try:
-            lats[i], _ = stream(uri, mode, parts[i], batch, window)
+            lats[i], _ = stream(uri, mode, parts[i], batch, window, **target)
         except BaseException as e:  # noqa: BLE001
             errs.append(e)
 

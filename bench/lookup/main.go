@@ -10,9 +10,11 @@
 // Figures:
 //   - load: a FULL index loaded from the table, its time, the Arrow bytes
 //     of its columns and the bytes it holds (columns and key table), and
-//     the Go heap it grew by;
-//   - full: lookups of 1,000-key batches returning every column, on one
-//     goroutine and on GOMAXPROCS goroutines, in keys per second;
+//     what the process's resident memory grew by (the index's large
+//     buffers are mappings of their own, outside the Go heap);
+//   - full: lookups of 1,000-key batches returning the key column, the
+//     name and floor, and every column, on one goroutine (name and floor
+//     also on GOMAXPROCS goroutines), in keys per second;
 //   - refresh: the table changed by 1%, by upserts (equality deletes and
 //     new rows in one snapshot) and by rewriting a key range, each refresh
 //     timed against a reload;
@@ -51,23 +53,31 @@ import (
 	"github.com/lakeflight/lakeflight/lookup"
 )
 
+// columnSet is the speed of FULL lookups returning some columns.
+type columnSet struct {
+	Columns                string  `json:"columns"`
+	OneGoroutineKeysPerSec float64 `json:"keys_per_sec_one_goroutine"`
+	AllGoroutineKeysPerSec float64 `json:"keys_per_sec_all_goroutines,omitempty"`
+}
+
 type figures struct {
 	Rows    int64   `json:"rows"`
 	Probes  int64   `json:"probes"`
 	Zipf    float64 `json:"zipf"`
 	Batch   int     `json:"batch"`
 	Threads int     `json:"threads"`
-	Columns string  `json:"columns,omitempty"`
 
 	LoadSeconds float64 `json:"load_seconds"`
 	ArrowBytes  int64   `json:"arrow_bytes"`
 	IndexBytes  int64   `json:"index_bytes"`
 	KeyBytes    int64   `json:"key_table_bytes"`
 	HeapBytes   int64   `json:"heap_bytes"`
+	RSSBytes    int64   `json:"rss_bytes"`
 
-	OneGoroutineKeysPerSec float64 `json:"full_keys_per_sec_one_goroutine"`
-	AllGoroutineKeysPerSec float64 `json:"full_keys_per_sec_all_goroutines"`
-	MissRatio              float64 `json:"miss_ratio"`
+	// Full has the FULL lookups of each column set on one goroutine, and
+	// of the second set on every core.
+	Full      []columnSet `json:"full"`
+	MissRatio float64     `json:"miss_ratio"`
 
 	UpsertRefreshSeconds float64 `json:"refresh_upsert_seconds"`
 	RangeRefreshSeconds  float64 `json:"refresh_range_seconds"`
@@ -78,6 +88,12 @@ type figures struct {
 	PartialHitRatio float64 `json:"partial_hit_ratio"`
 	PartialProbes   int64   `json:"partial_probes"`
 	PartialKeysSec  float64 `json:"partial_keys_per_sec"`
+
+	// DataFiles are the table's data files before any change, and
+	// whether it had delete files (a peer can read the files as the
+	// table only without them).
+	DataFiles   []string `json:"data_files"`
+	DeleteFiles bool     `json:"has_delete_files"`
 }
 
 func main() {
@@ -87,8 +103,10 @@ func main() {
 	s := flag.Float64("zipf", 1.0, "Zipf exponent of the probe keys")
 	batch := flag.Int("batch", 1000, "keys per lookup")
 	partialProbes := flag.Int64("partial-probes", 2_000_000, "probe keys through the PARTIAL keeper (its misses are point reads)")
-	colNames := flag.String("columns", "", "comma-separated dimension columns the FULL lookups return (default all)")
+	colSets := flag.String("column-sets", "id;name,floor;*", "the column sets FULL lookups return, separated by ';' (* for all columns); the second is also run on every core")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the FULL lookups to this file")
+	fresh := flag.Bool("fresh", false, "write the table anew even if it is there")
+	onlyRefresh := flag.Bool("only-refresh", false, "measure only the load and the refreshes")
 	skipRefresh := flag.Bool("skip-refresh", false, "do not change the table (keeps it for the next run)")
 	flag.Parse()
 	if *dir == "" {
@@ -96,18 +114,28 @@ func main() {
 	}
 	ctx := context.Background()
 	f := figures{Rows: *rows, Probes: *probes, Zipf: *s, Batch: *batch, Threads: runtime.GOMAXPROCS(0)}
-	cat, ident := open(ctx, *dir, *rows)
+	cat, ident := open(ctx, *dir, *rows, *fresh)
 	defer cat.Close()
 
-	keys := zipfKeys(*probes, *rows, *s)
-	log.Printf("%d probe keys drawn", len(keys))
+	var keys []int64
+	if !*onlyRefresh {
+		keys = zipfKeys(*probes, *rows, *s)
+		log.Printf("%d probe keys drawn", len(keys))
+	}
 
 	// FULL: load, size, lookups.
 	tbl, err := cat.LoadTable(ctx, ident)
 	check(err)
+	tasks, err := tbl.Scan().PlanFiles(ctx)
+	check(err)
+	for _, t := range tasks {
+		f.DataFiles = append(f.DataFiles, strings.TrimPrefix(t.File.FilePath(), "file://"))
+		f.DeleteFiles = f.DeleteFiles || len(t.DeleteFiles)+len(t.EqualityDeleteFiles) > 0
+	}
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
+	rssBefore := rss()
 	start := time.Now()
 	ix, err := lookup.Load(ctx, tbl)
 	check(err)
@@ -116,55 +144,68 @@ func main() {
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 	f.HeapBytes = int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	f.RSSBytes = rss() - rssBefore
 	f.IndexBytes = ix.Bytes()
 	f.ArrowBytes, f.KeyBytes = ix.Sizes()
-	log.Printf("loaded %d keys in %.2fs: %d arrow bytes, %d in the index, heap +%d", ix.Len(), f.LoadSeconds, f.ArrowBytes, f.IndexBytes, f.HeapBytes)
+	log.Printf("loaded %d keys in %.2fs: %d arrow bytes, %d in the index, heap +%d, rss +%d", ix.Len(), f.LoadSeconds, f.ArrowBytes, f.IndexBytes, f.HeapBytes, f.RSSBytes)
 
-	if *cpuProfile != "" {
-		pf, err := os.Create(*cpuProfile)
-		check(err)
-		check(pprof.StartCPUProfile(pf))
-	}
-	var cols []int
-	if *colNames != "" {
-		for _, n := range strings.Split(*colNames, ",") {
-			idx := ix.Schema().FieldIndices(n)
-			if len(idx) != 1 {
-				log.Fatalf("no column %q", n)
-			}
-			cols = append(cols, idx[0])
+	if !*onlyRefresh {
+		if *cpuProfile != "" {
+			pf, err := os.Create(*cpuProfile)
+			check(err)
+			check(pprof.StartCPUProfile(pf))
 		}
-		f.Columns = *colNames
-	}
-	f.OneGoroutineKeysPerSec, f.MissRatio = probeAll(ctx, ix, keys, *batch, 1, cols)
-	if *cpuProfile != "" {
-		pprof.StopCPUProfile()
-	}
-	log.Printf("one goroutine: %.1fM keys/s", f.OneGoroutineKeysPerSec/1e6)
-	f.AllGoroutineKeysPerSec, _ = probeAll(ctx, ix, keys, *batch, runtime.GOMAXPROCS(0), cols)
-	log.Printf("%d goroutines: %.1fM keys/s", runtime.GOMAXPROCS(0), f.AllGoroutineKeysPerSec/1e6)
+		for si, set := range strings.Split(*colSets, ";") {
+			var cols []int
+			name := set
+			if set == "*" {
+				cols, name = nil, "all"
+			} else {
+				for _, n := range strings.Split(set, ",") {
+					idx := ix.Schema().FieldIndices(n)
+					if len(idx) != 1 {
+						log.Fatalf("no column %q", n)
+					}
+					cols = append(cols, idx[0])
+				}
+			}
+			cs := columnSet{Columns: name}
+			var miss float64
+			cs.OneGoroutineKeysPerSec, miss = probeAll(ctx, ix, keys, *batch, 1, cols)
+			f.MissRatio = miss
+			log.Printf("%s, one goroutine: %.1fM keys/s", name, cs.OneGoroutineKeysPerSec/1e6)
+			if si == 1 {
+				cs.AllGoroutineKeysPerSec, _ = probeAll(ctx, ix, keys, *batch, runtime.GOMAXPROCS(0), cols)
+				log.Printf("%s, %d goroutines: %.1fM keys/s", name, runtime.GOMAXPROCS(0), cs.AllGoroutineKeysPerSec/1e6)
+			}
+			f.Full = append(f.Full, cs)
+		}
+		if *cpuProfile != "" {
+			pprof.StopCPUProfile()
+		}
 
-	// Cache policies at 10% of the keys, over the same probes.
-	f.OtterHitRatio, f.LRUHitRatio = hitRatios(keys, int(*rows/10))
-	log.Printf("hit ratio at 10%%: otter %.3f, lru %.3f", f.OtterHitRatio, f.LRUHitRatio)
+		// Cache policies at 10% of the keys, over the same probes.
+		f.OtterHitRatio, f.LRUHitRatio = hitRatios(keys, int(*rows/10))
+		log.Printf("hit ratio at 10%%: otter %.3f, lru %.3f", f.OtterHitRatio, f.LRUHitRatio)
 
-	// The PARTIAL keeper itself, sized for 10% of the rows.
-	perRow := f.ArrowBytes / max(*rows, 1)
-	m := lookup.NewManager(lookup.Options{Catalog: cat, Memory: 8 << 30,
-		Default: lookup.TableConfig{Mode: lookup.Partial, CacheBytes: (*rows / 10) * (perRow + 96), TTL: time.Hour, Refresh: time.Hour}})
-	pr, err := m.Reader(ctx, ident, lookup.Partial)
-	check(err)
-	n := min(*partialProbes, int64(len(keys)))
-	start = time.Now()
-	_, _ = probeAll(ctx, pr, keys[:n], *batch, 1, nil)
-	f.PartialKeysSec = float64(n) / time.Since(start).Seconds()
-	f.PartialProbes = n
-	for _, st := range m.Stats() {
-		f.PartialHitRatio = float64(st.Hits) / float64(max(st.Hits+st.Misses, 1))
+		// The PARTIAL keeper itself, sized for 10% of the rows.
+		perRow := f.ArrowBytes / max(*rows, 1)
+		m := lookup.NewManager(lookup.Options{Catalog: cat, Memory: 8 << 30,
+			Default: lookup.TableConfig{Mode: lookup.Partial, CacheBytes: (*rows / 10) * (perRow + 96), TTL: time.Hour, Refresh: time.Hour}})
+		pr, err := m.Reader(ctx, ident, lookup.Partial)
+		check(err)
+		n := min(*partialProbes, int64(len(keys)))
+		start = time.Now()
+		_, _ = probeAll(ctx, pr, keys[:n], *batch, 1, nil)
+		f.PartialKeysSec = float64(n) / time.Since(start).Seconds()
+		f.PartialProbes = n
+		for _, st := range m.Stats() {
+			f.PartialHitRatio = float64(st.Hits) / float64(max(st.Hits+st.Misses, 1))
+		}
+		log.Printf("partial over %d probes: hit ratio %.3f, %.0f keys/s", n, f.PartialHitRatio, f.PartialKeysSec)
+		pr.Release()
+		m.Close()
 	}
-	log.Printf("partial over %d probes: hit ratio %.3f, %.0f keys/s", n, f.PartialHitRatio, f.PartialKeysSec)
-	pr.Release()
-	m.Close()
 
 	if !*skipRefresh {
 		// A 1% change the way streaming writers commit upserts: one
@@ -273,13 +314,16 @@ func appendRow(b *array.RecordBuilder, id int64, version int) {
 }
 
 // open opens (or writes) the catalog with bench.dim of n rows.
-func open(ctx context.Context, dir string, n int64) (*catalog.Catalog, table.Identifier) {
+func open(ctx context.Context, dir string, n int64, fresh bool) (*catalog.Catalog, table.Identifier) {
 	check(os.MkdirAll(dir, 0o755))
 	cat, err := catalog.Open(ctx, catalog.Options{URI: "sqlite://" + filepath.Join(dir, "catalog.db"), Warehouse: "file://" + filepath.Join(dir, "wh")})
 	check(err)
 	ident := table.Identifier{"bench", fmt.Sprintf("dim%d", n)}
 	if _, err := cat.LoadTable(ctx, ident); err == nil {
-		return cat, ident
+		if !fresh {
+			return cat, ident
+		}
+		check(cat.Iceberg().DropTable(ctx, ident))
 	}
 	_ = cat.Iceberg().CreateNamespace(ctx, table.Identifier{"bench"}, nil)
 	sch := iceberg.NewSchemaWithIdentifiers(0, []int{1},
@@ -424,4 +468,20 @@ func upsert(ctx context.Context, cat *catalog.Catalog, ident table.Identifier, i
 	check(rd.Commit(ctx))
 	_, err = tx.Commit(ctx)
 	check(err)
+}
+
+// rss is the process's resident memory in bytes.
+func rss() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kb)
+			return kb << 10
+		}
+	}
+	return 0
 }
