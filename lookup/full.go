@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -40,6 +41,9 @@ var ErrNoKey = errors.New("table has no identifier fields")
 // last one is released.
 type rows struct {
 	batches []arrow.RecordBatch
+	// views are the buffers of each column of each batch ([column][batch]),
+	// for gathering without going through the arrays.
+	views   [][]colView
 	arrow   int64 // bytes of the batches' buffers
 	keys    *keyTable
 	keyCols []int
@@ -337,6 +341,12 @@ func concatBatches(mem memory.Allocator, schema *arrow.Schema, batches []arrow.R
 func (r *rows) keep(rec arrow.RecordBatch) int32 {
 	r.batches = append(r.batches, rec)
 	r.arrow += recordBytes(rec)
+	if r.views == nil {
+		r.views = make([][]colView, rec.NumCols())
+	}
+	for c := range r.views {
+		r.views[c] = append(r.views[c], viewOf(rec.Column(c)))
+	}
 	return int32(len(r.batches) - 1)
 }
 
@@ -372,6 +382,9 @@ func (ix *Index) Refresh(ctx context.Context, tbl *table.Table) (*Index, error) 
 		return ix, nil
 	}
 	overlay := &rows{batches: retainAll(ix.overlay.batches), arrow: ix.overlay.arrow, keys: ix.overlay.keys.clone(), keyCols: ix.keyCols}
+	for c := range ix.overlay.views {
+		overlay.views = append(overlay.views, slices.Clone(ix.overlay.views[c]))
+	}
 	overlay.refs.Store(1)
 	ix.base.ref()
 	next := &Index{table: ix.table, snapshot: cur.SnapshotID, schema: ix.schema, keyCols: ix.keyCols, base: ix.base, overlay: overlay}

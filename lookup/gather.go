@@ -58,25 +58,6 @@ func (ix *Index) gather(ctx context.Context, picks []pick, which []int) (arrow.R
 	return out, nil
 }
 
-// source walks the picks' source arrays of one column, keeping the last
-// batch's array so that runs of picks from one batch cost no lookups.
-type source struct {
-	c     int
-	from  *rows
-	batch int32
-	arr   arrow.Array
-	nulls bool
-}
-
-func (s *source) at(p pick) arrow.Array {
-	if p.from != s.from || p.batch != s.batch || s.arr == nil {
-		s.from, s.batch = p.from, p.batch
-		s.arr = p.from.batches[p.batch].Column(s.c)
-		s.nulls = s.arr.NullN() > 0
-	}
-	return s.arr
-}
-
 // validity is an output validity bitmap made on the first NULL.
 type validity struct {
 	mem  memory.Allocator
@@ -129,31 +110,25 @@ func gatherColumn(mem memory.Allocator, t arrow.DataType, c int, picks []pick) a
 
 func gatherFixed[T uint8 | uint16 | uint32 | uint64 | [2]uint64 | [4]uint64](mem memory.Allocator, t arrow.DataType, c int, picks []pick) arrow.Array {
 	n := len(picks)
+	var zero T
+	size := uintptr(unsafe.Sizeof(zero))
 	buf := memory.NewResizableBuffer(mem)
-	buf.Resize(n * int(t.(arrow.FixedWidthDataType).BitWidth()/8))
+	buf.Resize(n * int(size))
 	out := castBytes[T](buf.Bytes())
 	valid := validity{mem: mem, n: n}
-	src := source{c: c}
-	var vals []T
 	for i, p := range picks {
 		if p.from == nil {
 			valid.setNull(i)
-			var zero T
 			out[i] = zero
 			continue
 		}
-		if p.from != src.from || p.batch != src.batch || src.arr == nil {
-			a := src.at(p)
-			d := a.Data()
-			vals = castBytes[T](d.Buffers()[1].Bytes())[d.Offset():]
-		}
-		if src.nulls && src.arr.IsNull(int(p.row)) {
+		v := &p.from.views[c][p.batch]
+		if v.valid != nil && !bitutil.BitIsSet(v.valid, v.voff+int(p.row)) {
 			valid.setNull(i)
-			var zero T
 			out[i] = zero
 			continue
 		}
-		out[i] = vals[p.row]
+		out[i] = *(*T)(unsafe.Add(v.values, uintptr(p.row)*size))
 	}
 	data := array.NewData(t, n, []*memory.Buffer{valid.buf, buf}, nil, valid.null, 0)
 	a := array.MakeFromData(data)
@@ -163,6 +138,41 @@ func gatherFixed[T uint8 | uint16 | uint32 | uint64 | [2]uint64 | [4]uint64](mem
 		valid.buf.Release()
 	}
 	return a
+}
+
+// colView is one column of one batch as its buffers: for fixed-width
+// types a pointer to the first value (after the array's offset), for
+// strings and binaries the offsets (from the array's offset) and data;
+// the validity bitmap when there are NULLs.
+type colView struct {
+	values unsafe.Pointer
+	offs   []int32
+	data   []byte
+	valid  []byte
+	voff   int
+}
+
+func viewOf(a arrow.Array) colView {
+	var v colView
+	d := a.Data()
+	if a.NullN() > 0 && len(d.Buffers()) > 0 && d.Buffers()[0] != nil {
+		v.valid, v.voff = d.Buffers()[0].Bytes(), d.Offset()
+	}
+	switch x := a.(type) {
+	case *array.String:
+		v.offs, v.data = x.ValueOffsets(), x.ValueBytes()
+		return v
+	case *array.Binary:
+		v.offs, v.data = x.ValueOffsets(), x.ValueBytes()
+		return v
+	}
+	fw, ok := a.DataType().(arrow.FixedWidthDataType)
+	if !ok || fw.BitWidth()%8 != 0 || len(d.Buffers()) < 2 || d.Buffers()[1] == nil || d.Buffers()[1].Len() == 0 {
+		return v
+	}
+	b := d.Buffers()[1].Bytes()
+	v.values = unsafe.Pointer(&b[d.Offset()*fw.BitWidth()/8:][:1][0])
+	return v
 }
 
 // castBytes views a buffer as values of T.
@@ -175,55 +185,41 @@ func castBytes[T any](b []byte) []T {
 	return unsafe.Slice((*T)(unsafe.Pointer(&b[0])), len(b)/size)
 }
 
-// gatherBinary copies a string or binary column (32-bit offsets).
+// gatherBinary copies a string or binary column (32-bit offsets): the
+// sizes first, then the bytes into a buffer of their total.
 func gatherBinary(mem memory.Allocator, t arrow.DataType, c int, picks []pick) arrow.Array {
 	n := len(picks)
 	offBuf := memory.NewResizableBuffer(mem)
 	offBuf.Resize((n + 1) * 4)
 	offs := arrow.Int32Traits.CastFromBytes(offBuf.Bytes())
 	valid := validity{mem: mem, n: n}
-	src := source{c: c}
-	type binaryLike interface {
-		arrow.Array
-		ValueOffsets() []int32
-		ValueBytes() []byte
-	}
-	var cur binaryLike
-	// Sizes first, then the bytes into a buffer of the total.
 	total := 0
 	for i, p := range picks {
 		offs[i] = int32(total)
 		if p.from == nil {
 			continue
 		}
-		if p.from != src.from || p.batch != src.batch || src.arr == nil {
-			cur = src.at(p).(binaryLike)
-		}
-		if src.nulls && cur.IsNull(int(p.row)) {
+		v := &p.from.views[c][p.batch]
+		if v.valid != nil && !bitutil.BitIsSet(v.valid, v.voff+int(p.row)) {
 			continue
 		}
-		o := cur.ValueOffsets()
-		total += int(o[p.row+1] - o[p.row])
+		total += int(v.offs[p.row+1] - v.offs[p.row])
 	}
 	offs[n] = int32(total)
 	dataBuf := memory.NewResizableBuffer(mem)
 	dataBuf.Resize(total)
 	bytes := dataBuf.Bytes()
-	src = source{c: c}
 	for i, p := range picks {
-		if p.from == nil {
-			valid.setNull(i)
+		if offs[i] == offs[i+1] {
+			if p.from == nil {
+				valid.setNull(i)
+			} else if v := &p.from.views[c][p.batch]; v.valid != nil && !bitutil.BitIsSet(v.valid, v.voff+int(p.row)) {
+				valid.setNull(i)
+			}
 			continue
 		}
-		if p.from != src.from || p.batch != src.batch || src.arr == nil {
-			cur = src.at(p).(binaryLike)
-		}
-		if src.nulls && cur.IsNull(int(p.row)) {
-			valid.setNull(i)
-			continue
-		}
-		o := cur.ValueOffsets()
-		copy(bytes[offs[i]:offs[i+1]], cur.ValueBytes()[o[p.row]:o[p.row+1]])
+		v := &p.from.views[c][p.batch]
+		copy(bytes[offs[i]:offs[i+1]], v.data[v.offs[p.row]:v.offs[p.row+1]])
 	}
 	data := array.NewData(t, n, []*memory.Buffer{valid.buf, offBuf, dataBuf}, nil, valid.null, 0)
 	a := array.MakeFromData(data)

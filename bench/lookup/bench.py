@@ -30,6 +30,7 @@ Writes the "Lookups" section of docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -43,10 +44,14 @@ import numpy as np
 import pyarrow as pa
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "bench" / "tpch"))
+# bench/tpch/bench.py is another module named "bench": load it under its own
+# name (build_rev, log).
+_spec = importlib.util.spec_from_file_location("tpch_bench", REPO / "bench" / "tpch" / "bench.py")
+tpch_bench = importlib.util.module_from_spec(_spec)
+sys.modules["tpch_bench"] = tpch_bench
+_spec.loader.exec_module(tpch_bench)
 sys.path.insert(0, str(REPO / "bench" / "lookup"))
-import bench as tpch_bench  # noqa: E402  (build_rev, log)
-import exchange  # noqa: E402  (stream, zipf_keys)
+import exchange  # noqa: E402  (Server, run_mode, zipf_keys)
 
 SECTION = "## Lookups"
 
@@ -99,6 +104,8 @@ def main() -> None:
     ap.add_argument("--probes", type=int, default=100_000_000, help="probe keys of the in-process and DuckDB runs")
     ap.add_argument("--exchange-keys", type=int, default=4_000_000, help="probe keys through the lookup service")
     ap.add_argument("--duckdb-runs", type=int, default=3)
+    ap.add_argument("--partial-probes", type=int, default=20_000,
+                    help="probe keys through the PARTIAL keeper (each batch with a miss is a point read of the table)")
     ap.add_argument("--rev", default="HEAD", help="git revision to build lakeflight and bench/lookup from")
     ap.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
     args = ap.parse_args()
@@ -110,7 +117,8 @@ def main() -> None:
     rows = str(args.rows)
 
     # 1. In process, on a table written anew.
-    inproc = run_go(go_bin, d, ["--rows", rows, "--probes", str(args.probes), "--fresh", "--skip-refresh"])
+    inproc = run_go(go_bin, d, ["--rows", rows, "--probes", str(args.probes), "--fresh", "--skip-refresh",
+                                "--partial-probes", str(args.partial_probes)])
     table = f"bench.dim{args.rows}"
     if inproc["has_delete_files"]:
         raise SystemExit("the table has delete files; the peer could not read it as files")
