@@ -452,7 +452,8 @@ func (r *rows) release() {
 	for _, b := range r.batches {
 		b.Release()
 	}
-	r.batches = nil
+	r.batches, r.views = nil, nil
+	r.keys.free()
 }
 
 // compact builds a new base holding every live row of ix and releases ix

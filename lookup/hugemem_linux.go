@@ -28,13 +28,18 @@ func (h *hugeAllocator) Allocate(size int) []byte {
 	if size < hugeMin {
 		return h.small.Allocate(size)
 	}
-	b, err := syscall.Mmap(-1, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+	// Map 2 MiB more and start at a 2 MiB boundary: huge pages back only
+	// aligned 2 MiB ranges.
+	const huge = 2 << 20
+	m, err := syscall.Mmap(-1, 0, size+huge, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
 	if err != nil {
 		return h.small.Allocate(size)
 	}
+	start := (huge - int(uintptr(unsafe.Pointer(&m[0]))%huge)) % huge
+	b := m[start : start+size : start+size]
 	_ = syscall.Madvise(b, 14) // MADV_HUGEPAGE
 	h.mu.Lock()
-	h.maps[uintptr(unsafe.Pointer(&b[0]))] = b
+	h.maps[uintptr(unsafe.Pointer(&b[0]))] = m
 	h.mu.Unlock()
 	return b
 }

@@ -3,6 +3,7 @@ package lookup
 import (
 	"hash/maphash"
 	"math/bits"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -15,6 +16,9 @@ import (
 // table holds no copy of the keys.
 type keyTable struct {
 	slots []slot
+	// mem is where slots came from when they are a mapping of their own
+	// (large tables); nil for the Go heap.
+	mem   []byte
 	mask  uint64
 	n     int
 	// ints is set when the key is one integer column.
@@ -47,7 +51,30 @@ func newKeyTable(ints bool, n int) *keyTable {
 	for size*3 < n*4 {
 		size *= 2
 	}
-	return &keyTable{slots: make([]slot, size), mask: uint64(size - 1), ints: ints}
+	t := &keyTable{mask: uint64(size - 1), ints: ints}
+	t.slots, t.mem = allocSlots(size)
+	return t
+}
+
+// allocSlots makes n empty slots: large tables in huge-page mappings (read
+// at random, like the index's columns), small ones on the Go heap.
+func allocSlots(n int) ([]slot, []byte) {
+	if n*16 < hugeMin {
+		return make([]slot, n), nil
+	}
+	b := huge.Allocate(n * 16) // zeroed: fresh anonymous memory
+	if len(b) == 0 {
+		return make([]slot, n), nil
+	}
+	return unsafe.Slice((*slot)(unsafe.Pointer(&b[0])), n), b
+}
+
+// free returns mapped slots; the table is empty afterwards.
+func (t *keyTable) free() {
+	if t.mem != nil {
+		huge.Free(t.mem)
+	}
+	t.slots, t.mem, t.n = nil, nil, 0
 }
 
 func (t *keyTable) bytes() int64 { return int64(len(t.slots)) * 16 }
@@ -126,9 +153,14 @@ func (t *keyTable) put(key uint64, row uint64, eq func(row uint64) bool) {
 }
 
 func (t *keyTable) grow() {
-	old := t.slots
-	t.slots = make([]slot, len(old)*2)
+	old, oldMem := t.slots, t.mem
+	t.slots, t.mem = allocSlots(len(old) * 2)
 	t.mask = uint64(len(t.slots) - 1)
+	defer func() {
+		if oldMem != nil {
+			huge.Free(oldMem)
+		}
+	}()
 	for _, s := range old {
 		if s.row == 0 {
 			continue
@@ -143,7 +175,8 @@ func (t *keyTable) grow() {
 
 func (t *keyTable) clone() *keyTable {
 	c := *t
-	c.slots = append([]slot(nil), t.slots...)
+	c.slots, c.mem = allocSlots(len(t.slots))
+	copy(c.slots, t.slots)
 	return &c
 }
 
