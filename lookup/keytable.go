@@ -18,9 +18,9 @@ type keyTable struct {
 	slots []slot
 	// mem is where slots came from when they are a mapping of their own
 	// (large tables); nil for the Go heap.
-	mem   []byte
-	mask  uint64
-	n     int
+	mem  []byte
+	mask uint64
+	n    int
 	// ints is set when the key is one integer column.
 	ints bool
 }
