@@ -4,6 +4,8 @@ go 1.26.8
 
 require github.com/hashicorp/golang-lru/v2 v2.0.7
 
+require github.com/Yiling-J/theine-go v0.6.0
+
 require (
 	cloud.google.com/go v0.123.0 // indirect
 	cloud.google.com/go/compute/metadata v0.9.0 // indirect

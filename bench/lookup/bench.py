@@ -153,7 +153,7 @@ def main() -> None:
     rss_ratio = inproc["rss_bytes"] / inproc["arrow_bytes"]
     upsert_share = ref["refresh_upsert_seconds"] / ref["reload_seconds"]
     range_share = ref["refresh_range_seconds"] / ref["reload_seconds"]
-    best = max(inproc["otter_hit_ratio"], inproc["lru_hit_ratio"])
+    best = inproc["otter_hit_ratio"]
     load = os.getloadavg()[0]
 
     def met(ok: bool) -> str:
@@ -181,7 +181,8 @@ def main() -> None:
           f"{r['keys_per_s'] / 1e6:.2f}M keys/s, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms | 2M keys/s with p99 2 ms | "
           f"{met(r['keys_per_s'] >= 2e6 and r['p99_ms'] <= 2)} |" for r in svc],
         f"| PARTIAL policy holding 10% of the keys, over the {args.probes:,} probes | otter (W-TinyLFU) "
-        f"{inproc['otter_hit_ratio']:.3f}, LRU {inproc['lru_hit_ratio']:.3f} | hit ratio 0.85 | {met(best >= 0.85)} |",
+        f"{inproc['otter_hit_ratio']:.3f}, theine {inproc['theine_hit_ratio']:.3f}, LRU {inproc['lru_hit_ratio']:.3f}; "
+        f"the 10% most frequent keys hold {inproc['static_hit_ratio']:.3f} of the probes | hit ratio 0.85 | {met(best >= 0.85)} |",
         f"| PARTIAL keeper itself, first {inproc['partial_probes']:,} probes (cold cache, misses are point reads) | "
         f"hit ratio {inproc['partial_hit_ratio']:.3f}, {inproc['partial_keys_per_sec']:,.0f} keys/s | | |",
         f"| refresh after upserting 1% of the keys (equality deletes + rows, one snapshot) | "
@@ -199,7 +200,10 @@ def main() -> None:
         "for each query); lakeflight's is a standing index answering batches as they come. The cache policies are "
         "compared on the same key sequence without the table; the keeper's own figure includes its point reads. "
         "otter is kept: its W-TinyLFU admission keeps the frequent keys of a skewed stream that an LRU evicts for "
-        "one-off keys.",
+        "one-off keys; theine's adaptive window gains about a point of hit ratio over it on this stream but took three "
+        "times as long per operation in a trial (1m54s against 38s for 100M operations), and ristretto admitted too "
+        "little at this size (0.59). No policy can pass the share of the most frequent keys, so the 0.85 target sits "
+        "within about a point of the ceiling for Zipf(1.0) at 10% capacity.",
         ]
     text = "\n".join(lines) + "\n"
     out = args.out

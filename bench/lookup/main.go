@@ -18,9 +18,10 @@
 //   - refresh: the table changed by 1%, by upserts (equality deletes and
 //     new rows in one snapshot) and by rewriting a key range, each refresh
 //     timed against a reload;
-//   - cache: the hit ratio of otter (W-TinyLFU) and of an LRU
-//     (hashicorp/golang-lru) holding 10% of the keys, over the same probes,
-//     and of the PARTIAL keeper itself over a prefix of them.
+//   - cache: the hit ratio of otter (W-TinyLFU), theine (W-TinyLFU with an
+//     adaptive window) and an LRU (hashicorp/golang-lru) holding 10% of
+//     the keys, over the same probes, against the share of the 10% most
+//     frequent keys; and of the PARTIAL keeper itself over a prefix of them.
 package main
 
 import (
@@ -42,6 +43,7 @@ import (
 	"sync"
 	"time"
 
+	theine "github.com/Yiling-J/theine-go"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -85,6 +87,8 @@ type figures struct {
 	ReloadSeconds        float64 `json:"reload_seconds"`
 
 	OtterHitRatio   float64 `json:"otter_hit_ratio"`
+	TheineHitRatio  float64 `json:"theine_hit_ratio"`
+	StaticHitRatio  float64 `json:"static_hit_ratio"`
 	LRUHitRatio     float64 `json:"lru_hit_ratio"`
 	PartialHitRatio float64 `json:"partial_hit_ratio"`
 	PartialProbes   int64   `json:"partial_probes"`
@@ -187,8 +191,10 @@ func main() {
 		}
 
 		// Cache policies at 10% of the keys, over the same probes.
-		f.OtterHitRatio, f.LRUHitRatio = hitRatios(keys, int(*rows/10))
-		log.Printf("hit ratio at 10%%: otter %.3f, lru %.3f", f.OtterHitRatio, f.LRUHitRatio)
+		f.OtterHitRatio, f.TheineHitRatio, f.LRUHitRatio = hitRatios(keys, int(*rows/10))
+		f.StaticHitRatio = staticShare(*rows, int(*rows/10), *s)
+		log.Printf("hit ratio at 10%%: otter %.3f, theine %.3f, lru %.3f (the 10%% most frequent keys: %.3f)",
+			f.OtterHitRatio, f.TheineHitRatio, f.LRUHitRatio, f.StaticHitRatio)
 
 		// The PARTIAL keeper itself, sized for 10% of the rows.
 		perRow := f.ArrowBytes / max(*rows, 1)
@@ -421,12 +427,16 @@ func int64Array(keys []int64) arrow.Array {
 	return array.NewInt64Data(data)
 }
 
-// hitRatios replays the probes through otter and an LRU of capacity keys.
-func hitRatios(keys []int64, capacity int) (float64, float64) {
+// hitRatios replays the probes through otter, theine and an LRU of
+// capacity keys.
+func hitRatios(keys []int64, capacity int) (float64, float64, float64) {
 	oc := otter.Must(&otter.Options[int64, struct{}]{MaximumSize: capacity})
 	lc, err := lru.New[int64, struct{}](capacity)
 	check(err)
-	var oh, lh int64
+	tc, err := theine.NewBuilder[int64, struct{}](int64(capacity)).Build()
+	check(err)
+	defer tc.Close()
+	var oh, lh, th int64
 	for _, k := range keys {
 		if _, ok := oc.GetIfPresent(k); ok {
 			oh++
@@ -438,8 +448,45 @@ func hitRatios(keys []int64, capacity int) (float64, float64) {
 		} else {
 			lc.Add(k, struct{}{})
 		}
+		if _, ok := tc.Get(k); ok {
+			th++
+		} else {
+			tc.Set(k, struct{}{}, 1)
+		}
 	}
-	return float64(oh) / float64(len(keys)), float64(lh) / float64(len(keys))
+	n := float64(len(keys))
+	return float64(oh) / n, float64(th) / n, float64(lh) / n
+}
+
+// staticShare is the hit ratio of a cache holding the capacity most
+// frequent keys of Zipf(s) over rows keys: the most any policy can reach
+// once warm.
+func staticShare(rows int64, capacity int, s float64) float64 {
+	var hot, all float64
+	for k := int64(1); k <= rows; k++ {
+		p := 1 / math.Pow(float64(k), s)
+		all += p
+		if k <= int64(capacity) {
+			hot += p
+		}
+	}
+	return hot / all
+}
+
+// rss is the process's resident memory in bytes.
+func rss() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kb)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 // upsert commits equality deletes of ids and their rows at version in one
@@ -470,20 +517,4 @@ func upsert(ctx context.Context, cat *catalog.Catalog, ident table.Identifier, i
 	check(rd.Commit(ctx))
 	_, err = tx.Commit(ctx)
 	check(err)
-}
-
-// rss is the process's resident memory in bytes.
-func rss() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			var kb int64
-			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kb)
-			return kb << 10
-		}
-	}
-	return 0
 }
