@@ -9,6 +9,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/lakeflight/lakeflight/scan"
 )
 
 // Measured wraps an operator and counts what it yields, for EXPLAIN
@@ -115,26 +117,7 @@ func (e *ExplainAnalyze) Next() (arrow.RecordBatch, error) {
 func (e *ExplainAnalyze) Close() error { return nil }
 
 // recordBytes is the size of a batch's buffers.
-func recordBytes(rec arrow.RecordBatch) int64 {
-	var n int64
-	for _, c := range rec.Columns() {
-		n += arrayBytes(c.Data())
-	}
-	return n
-}
-
-func arrayBytes(d arrow.ArrayData) int64 {
-	var n int64
-	for _, b := range d.Buffers() {
-		if b != nil {
-			n += int64(b.Len())
-		}
-	}
-	for _, c := range d.Children() {
-		n += arrayBytes(c)
-	}
-	return n
-}
+func recordBytes(rec arrow.RecordBatch) int64 { return scan.BatchBytes(rec, false) }
 
 // heldMemory tracks the most memory an operator held at once: the batches
 // it kept plus what it reserved for hash tables and accumulators.

@@ -149,27 +149,6 @@ func (r *rows) bytes() int64 {
 	return r.arrow + r.keys.bytes()
 }
 
-func recordBytes(rec arrow.RecordBatch) int64 {
-	var n int64
-	for _, c := range rec.Columns() {
-		n += dataBytes(c.Data())
-	}
-	return n
-}
-
-func dataBytes(d arrow.ArrayData) int64 {
-	var n int64
-	for _, b := range d.Buffers() {
-		if b != nil {
-			n += int64(b.Cap())
-		}
-	}
-	for _, c := range d.Children() {
-		n += dataBytes(c)
-	}
-	return n
-}
-
 // Snapshot is the snapshot the index holds.
 func (ix *Index) Snapshot() int64 { return ix.snapshot }
 
@@ -340,7 +319,7 @@ func concatBatches(mem memory.Allocator, schema *arrow.Schema, batches []arrow.R
 // keep holds rec (owned by r from now on) and returns its number.
 func (r *rows) keep(rec arrow.RecordBatch) int32 {
 	r.batches = append(r.batches, rec)
-	r.arrow += recordBytes(rec)
+	r.arrow += scan.BatchBytes(rec, true)
 	if r.views == nil {
 		r.views = make([][]colView, rec.NumCols())
 	}

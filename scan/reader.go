@@ -233,7 +233,7 @@ func (r *Reader) work() {
 // run reads one unit's tasks (the i-th) into its channel.
 func (r *Reader) run(u *unit, i int) error {
 	emit := func(rec arrow.RecordBatch) bool {
-		if !r.queue.take(r.ctx, i, recordBytes(rec)) {
+		if !r.queue.take(r.ctx, i, BatchBytes(rec, false)) {
 			rec.Release()
 			return false
 		}
@@ -241,7 +241,7 @@ func (r *Reader) run(u *unit, i int) error {
 		case u.out <- rec:
 			return true
 		case <-r.ctx.Done():
-			r.queue.give(recordBytes(rec))
+			r.queue.give(BatchBytes(rec, false))
 			rec.Release()
 			return false
 		}
@@ -324,7 +324,7 @@ func (r *Reader) Next() (arrow.RecordBatch, error) {
 			r.queue.advance(r.cur)
 			continue
 		}
-		r.queue.give(recordBytes(rec))
+		r.queue.give(BatchBytes(rec, false))
 		if r.limit > 0 && r.Rows+rec.NumRows() >= r.limit {
 			if n := r.limit - r.Rows; n < rec.NumRows() {
 				sliced := rec.NewSlice(0, n)
@@ -437,24 +437,29 @@ func (q *queueBound) advance(cur int) {
 	q.wake = make(chan struct{})
 }
 
-// recordBytes is the size of the buffers of a batch.
-func recordBytes(rec arrow.RecordBatch) int64 {
+// BatchBytes is the size of the buffers of a batch: their lengths, or
+// with capacity their capacities (what the allocator handed out).
+func BatchBytes(rec arrow.RecordBatch, capacity bool) int64 {
 	var n int64
 	for _, c := range rec.Columns() {
-		n += arrayBytes(c.Data())
+		n += arrayBytes(c.Data(), capacity)
 	}
 	return n
 }
 
-func arrayBytes(d arrow.ArrayData) int64 {
+func arrayBytes(d arrow.ArrayData, capacity bool) int64 {
 	var n int64
 	for _, b := range d.Buffers() {
-		if b != nil {
+		switch {
+		case b == nil:
+		case capacity:
+			n += int64(b.Cap())
+		default:
 			n += int64(b.Len())
 		}
 	}
 	for _, c := range d.Children() {
-		n += arrayBytes(c)
+		n += arrayBytes(c, capacity)
 	}
 	return n
 }
